@@ -3,6 +3,11 @@
 FHIR resources -> `build_record` -> `PatientRecord` -> `evaluate(record, as_of, knowledge)` -> `Assessment`.
 """
 
+from clinical_core.anchoring import ANCHOR_DATE as ANCHOR_DATE
+from clinical_core.anchoring import reanchor as reanchor
+from clinical_core.evaluate import evaluate as evaluate
+from clinical_core.extract import build_record as build_record
+from clinical_core.extract import proposed_orders as proposed_orders
 from clinical_core.findings import (
     Action as Action,
 )

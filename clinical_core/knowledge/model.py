@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
 
+from clinical_core.findings import Citation, Coding
+from clinical_core.record import CANONICAL_UNITS, QUALITATIVE_TESTS
+
 DEFAULT_PATH = Path(__file__).with_name("protocol.yaml")
+
+THRESHOLD_LABS = ("alc", "anc", "hemoglobin", "platelets")
+RECORD_TESTS = frozenset(CANONICAL_UNITS) | frozenset(QUALITATIVE_TESTS)
 
 
 class KnowledgeError(ValueError):
@@ -43,12 +50,328 @@ class ValueSet(_Strict):
         return [(c.system, c.code) for c in self.codes]
 
 
+# --- Cited facts ------------------------------------------------------------------
+
+
+class Source(_Strict):
+    label: str
+    url: str | None = None
+
+
+class Fact(_Strict):
+    """Anything the rules use: where it comes from and whether it is confirmed there."""
+
+    sources: tuple[str, ...]
+    verified: bool
+    note: str | None = None
+
+
+class TextFact(Fact):
+    text: str
+
+
+class FlagFact(Fact):
+    value: bool
+    text: str | None = None
+
+
+class Approval(Fact):
+    approved: bool
+    date: str | None = None
+
+
+class AgeFact(Fact):
+    value: int
+
+
+class Dose(Fact):
+    dose_mg: float
+    doses_per_day: int
+    text: str
+
+
+class Doses(_Strict):
+    start: Dose
+    near_total_start: Dose | None = None
+    escalation: Dose | None = None
+    step_down: Dose | None = None
+
+
+class LabThreshold(Fact):
+    """One drug's own numbers for one lab, in `CANONICAL_UNITS`."""
+
+    unit: str
+    do_not_start_below: float | None = None
+    interrupt_below: float | None = None
+    resume_at_or_above: float | None = None
+    discontinue_below: float | None = None
+
+
+class DoseChange(_Strict):
+    from_mg: float
+    to_mg: float
+
+
+class RenalBand(Fact):
+    """eGFR band [egfr_at_least, egfr_below) in mL/min/1.73m2 and what to do in it."""
+
+    egfr_at_least: float | None = None
+    egfr_below: float | None = None
+    action: Literal["no_change", "dose_reduction", "not_recommended"]
+    reduce: tuple[DoseChange, ...] = ()
+
+    def contains(self, egfr: float) -> bool:
+        low_ok = self.egfr_at_least is None or egfr >= self.egfr_at_least
+        high_ok = self.egfr_below is None or egfr < self.egfr_below
+        return low_ok and high_ok
+
+
+class Renal(_Strict):
+    bands: tuple[RenalBand, ...] = ()
+    esrd_not_recommended: FlagFact | None = None
+
+
+class Interaction(Fact):
+    drug_class: str  # key of a `medication_class.<key>` value set
+    effect: Literal["dose_reduction", "not_recommended", "contraindicated", "monitor"]
+    text: str
+    reduce: tuple[DoseChange, ...] = ()
+
+
+class Combination(Fact):
+    other_jak: bool
+    classes: tuple[str, ...]  # `medication_class.<key>` value sets
+    text: str
+
+
+class Hepatitis(Fact):
+    not_recommended_in: tuple[Literal["hepatitis_b", "hepatitis_c"], ...] = ()
+    hbv_dna_monitoring: bool = False
+    text: str
+
+
+class Trial(Fact):
+    name: str
+    text: str
+
+
+class Drug(_Strict):
+    display: str
+    brand: str
+    value_set: str
+    mechanism: str
+    off_label: bool
+    fda_aa_approval: Approval
+    min_age: AgeFact | None = None
+    doses: Doses
+    thresholds: dict[str, LabThreshold] = {}
+    no_threshold_note: TextFact | None = None
+    renal: Renal | None = None
+    hepatic: FlagFact | None = None
+    interactions: tuple[Interaction, ...] = ()
+    perpetrator_note: TextFact | None = None
+    combination_not_recommended: Combination
+    hepatitis: Hepatitis | None = None
+    cyp2c9_genotype_required: FlagFact | None = None
+    infection: TextFact | None = None
+    tb: TextFact | None = None
+    pregnancy: TextFact | None = None
+    lactation: TextFact | None = None
+    live_vaccines: TextFact
+    boxed_warning: TextFact
+    interruption_note: TextFact | None = None
+    trials: tuple[Trial, ...] = ()
+
+    @model_validator(mode="after")
+    def _threshold_labs(self) -> Drug:
+        for lab in self.thresholds:
+            if lab not in THRESHOLD_LABS:
+                raise ValueError(
+                    f"thresholds.{lab}: unknown lab (expected one of {', '.join(THRESHOLD_LABS)})"
+                )
+        return self
+
+    def labelled_doses(self) -> frozenset[tuple[float, int]]:
+        """(dose_mg, doses_per_day) pairs the label allows, incl. renal and interaction reductions."""
+        doses = [
+            d
+            for d in (
+                self.doses.start,
+                self.doses.near_total_start,
+                self.doses.escalation,
+                self.doses.step_down,
+            )
+            if d is not None
+        ]
+        pairs = {(d.dose_mg, d.doses_per_day) for d in doses}
+        per_day = self.doses.start.doses_per_day
+        reductions = [c for band in (self.renal.bands if self.renal else ()) for c in band.reduce]
+        reductions += [c for i in self.interactions for c in i.reduce]
+        pairs |= {(c.to_mg, per_day) for c in reductions}
+        return frozenset(pairs)
+
+
+# --- Parameters -------------------------------------------------------------------
+
+
+class _Param(Fact):
+    unit: str | None = None
+    rationale: str
+    policy: bool = False
+
+
+class IntParam(_Param):
+    value: int
+
+
+class IntListParam(_Param):
+    value: tuple[int, ...]
+
+
+class IntMapParam(_Param):
+    value: dict[str, int]
+
+
+class AgeBand(_Strict):
+    min: int
+    max: int
+
+
+class AgeBandParam(_Param):
+    value: AgeBand
+
+
+class ModeParam(_Param):
+    value: Literal["advisory", "required", "off"]
+
+
+class StrListParam(_Param):
+    value: tuple[str, ...]
+
+
+class Parameters(_Strict):
+    severity_threshold_salt: IntParam
+    near_total_loss_salt: IntParam
+    salt_max_age_days: IntParam
+    baseline_lookback_days: IntMapParam
+    live_vaccine_lookback_days: IntParam
+    pregnancy_test_age_band: AgeBandParam
+    hcg_positive_miu_ml: IntParam
+    salt_review_weeks: IntListParam
+    response_target_salt: IntParam
+    escalation_review_week: IntParam
+    no_benefit_review_week: IntParam
+    min_improvement_salt: IntParam
+    step_therapy_mode: ModeParam
+    candidate_agents: StrListParam
+    boxed_warning_age: IntParam
+    monitoring_window_days_before: IntParam
+    monitoring_window_days_after: IntParam
+    periodic_recheck_weeks: IntParam
+    therapy_continuity_gap_days: IntParam
+
+
+# --- Baseline tests, schedules, SALT, education ------------------------------------------
+
+
+class BaselineTest(Fact):
+    label: str
+    require: tuple[str, ...] = ()  # every one of these record tests
+    any_of: tuple[str, ...] = ()  # at least one of these
+    order: tuple[str, ...]  # value sets whose first verified code is ordered
+
+    @property
+    def tests(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.require + self.any_of))
+
+
+class ScheduleItem(Fact):
+    key: str
+    label: str
+    tests: tuple[str, ...]
+    order: tuple[str, ...]
+    week: int | None = None
+    periodic_from_week: int | None = None
+    policy: bool = False
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> ScheduleItem:
+        if (self.week is None) == (self.periodic_from_week is None):
+            raise ValueError(f"schedule item {self.key}: give exactly one of week, periodic_from_week")
+        return self
+
+
+class SaltRegion(_Strict):
+    key: str
+    label: str
+    weight: int
+    code: str
+
+
+class SaltRegions(Fact):
+    items: tuple[SaltRegion, ...]
+
+
+class IgaBand(_Strict):
+    grade: int
+    label: str
+    salt_min: int
+    salt_max: int
+
+
+class AaIga(Fact):
+    code: str
+    bands: tuple[IgaBand, ...]
+
+
+class SaltRange(_Strict):
+    min: int
+    max: int
+
+
+class Salt(_Strict):
+    value_set: str
+    unit: str
+    range: SaltRange
+    regions: SaltRegions
+    aa_iga: AaIga
+
+    @model_validator(mode="after")
+    def _weights_sum_to_100(self) -> Salt:
+        total = sum(r.weight for r in self.regions.items)
+        if total != 100:
+            raise ValueError(f"salt.regions: weights sum to {total}, not 100")
+        return self
+
+
+class EducationItem(Fact):
+    key: str | None = None
+    title: str
+    text: str
+
+
+class Education(_Strict):
+    durability: EducationItem
+    conventional_comparison: tuple[EducationItem, ...]
+    guidance: tuple[EducationItem, ...] = ()
+
+
+# --- The file -----------------------------------------------------------------------
+
+
 class Knowledge(_Strict):
     version: str
     title: str
     reviewed_against: str
     systems: dict[str, str]
     value_sets: dict[str, ValueSet]
+    sources: dict[str, Source]
+    parameters: Parameters
+    baseline_tests: dict[str, BaselineTest]
+    drugs: dict[str, Drug]
+    schedules: dict[str, tuple[ScheduleItem, ...]]
+    salt: Salt
+    education: Education
 
     _exact: dict[tuple[str, str], tuple[tuple[str, CodeEntry], ...]] = PrivateAttr(default_factory=dict)
     _prefix: dict[str, tuple[tuple[str, str, CodeEntry], ...]] = PrivateAttr(default_factory=dict)
@@ -68,6 +391,42 @@ class Knowledge(_Strict):
                     raise ValueError(f"value_sets.{key}: unknown system alias {alias!r}")
                 entry["system"] = systems[alias]
         return data
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Knowledge:
+        problems: list[str] = []
+        for path, ids in _source_refs(self):
+            problems += [f"{path}: unknown source id {sid!r}" for sid in ids if sid not in self.sources]
+        for key, drug in self.drugs.items():
+            if drug.value_set not in self.value_sets:
+                problems.append(f"drugs.{key}.value_set: unknown value set {drug.value_set!r}")
+            classes = [i.drug_class for i in drug.interactions] + list(
+                drug.combination_not_recommended.classes
+            )
+            problems += [
+                f"drugs.{key}: unknown medication class {c!r} (no value set medication_class.{c})"
+                for c in classes
+                if f"medication_class.{c}" not in self.value_sets
+            ]
+        for name in self.parameters.candidate_agents.value:
+            if name not in self.drugs:
+                problems.append(f"parameters.candidate_agents: unknown drug {name!r}")
+        lookback = self.parameters.baseline_lookback_days.value
+        for key, test in self.baseline_tests.items():
+            if key not in lookback:
+                problems.append(f"parameters.baseline_lookback_days: no window for baseline test {key!r}")
+            problems += _test_problems(f"baseline_tests.{key}", test.tests, test.order, self.value_sets)
+        for drug_key, items in self.schedules.items():
+            if drug_key not in self.drugs:
+                problems.append(f"schedules.{drug_key}: unknown drug")
+            for item in items:
+                path = f"schedules.{drug_key}.{item.key}"
+                problems += _test_problems(path, item.tests, item.order, self.value_sets)
+        if self.salt.value_set not in self.value_sets:
+            problems.append(f"salt.value_set: unknown value set {self.salt.value_set!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def model_post_init(self, __context: object) -> None:
         exact: dict[tuple[str, str], list[tuple[str, CodeEntry]]] = {}
@@ -114,6 +473,77 @@ class Knowledge(_Strict):
     def codes_of(self, key: str) -> tuple[CodeEntry, ...]:
         return self.value_sets[key].codes
 
+    # --- Accessors for the rules and the front ends ---------------------------------
+
+    def lab_codes(self) -> list[tuple[str, str]]:
+        """Every (system, code) of an Observation the rules read (labs, SALT, smoking), for prefetch."""
+        codes: dict[tuple[str, str], None] = {}
+        for key, value_set in self.value_sets.items():
+            if key.startswith(("lab.", "observation.")):
+                codes.update(dict.fromkeys(value_set.system_codes()))
+        return list(codes)
+
+    def source(self, source_id: str) -> Source:
+        try:
+            return self.sources[source_id]
+        except KeyError:
+            raise KnowledgeError(f"unknown source id {source_id!r}") from None
+
+    def drug(self, key: str) -> Drug:
+        try:
+            return self.drugs[key]
+        except KeyError:
+            raise KnowledgeError(f"unknown drug {key!r}") from None
+
+    def parameter(self, name: str) -> _Param:
+        value = getattr(self.parameters, name, None)
+        if not isinstance(value, _Param):
+            raise KnowledgeError(f"unknown parameter {name!r}")
+        return value
+
+    def citations(self, ids: Iterable[str]) -> tuple[Citation, ...]:
+        """Citations for source ids, in order, without duplicates."""
+        return tuple(
+            Citation(id=sid, label=self.source(sid).label, url=self.source(sid).url)
+            for sid in dict.fromkeys(ids)
+        )
+
+    def order_coding(self, value_set_key: str) -> Coding:
+        """The code to order for a value set: its first verified code (else its first code)."""
+        codes = self.codes_of(value_set_key)
+        entry = next((c for c in codes if c.verified), codes[0] if codes else None)
+        if entry is None:
+            raise KnowledgeError(f"value set {value_set_key!r} has no codes to order")
+        return Coding(system=entry.system, code=entry.code, display=entry.display)
+
+    def schedule(self, drug_key: str) -> tuple[ScheduleItem, ...]:
+        return self.schedules.get(drug_key, ())
+
+
+def _test_problems(
+    path: str, tests: tuple[str, ...], order: tuple[str, ...], value_sets: dict[str, ValueSet]
+) -> list[str]:
+    problems = [f"{path}: unknown test {t!r}" for t in tests if t not in RECORD_TESTS]
+    problems += [f"{path}.order: unknown value set {o!r}" for o in order if o not in value_sets]
+    return problems
+
+
+def _source_refs(node: object, path: str = "") -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(path, source ids) for every `sources` field anywhere below node."""
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            value = getattr(node, name)
+            if name == "sources" and isinstance(value, tuple) and not isinstance(node, Knowledge):
+                yield f"{path}.sources".lstrip("."), value
+            elif name != "sources":
+                yield from _source_refs(value, f"{path}.{name}")
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _source_refs(value, f"{path}.{key}")
+    elif isinstance(node, tuple | list):
+        for index, value in enumerate(node):
+            yield from _source_refs(value, f"{path}[{index}]")
+
 
 def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
@@ -147,4 +577,12 @@ def load_knowledge(path: Path | None = None) -> Knowledge:
     return _cached_default() if path is None else parse_knowledge(path)
 
 
-__all__ = ["CodeEntry", "Knowledge", "KnowledgeError", "ValueSet", "load_knowledge"]
+__all__ = [
+    "CodeEntry",
+    "Drug",
+    "Knowledge",
+    "KnowledgeError",
+    "ScheduleItem",
+    "ValueSet",
+    "load_knowledge",
+]

@@ -13,8 +13,21 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "clinical_core"
 FORBIDDEN_MODULES = {
-    "flask", "requests", "urllib", "http", "socket", "sqlalchemy", "cds_hooks", "smart_app",
-    "storage", "fhir_access", "aa_jak", "sandbox", "subprocess", "threading", "time",
+    "flask",
+    "requests",
+    "urllib",
+    "http",
+    "socket",
+    "sqlalchemy",
+    "cds_hooks",
+    "smart_app",
+    "storage",
+    "fhir_access",
+    "aa_jak",
+    "sandbox",
+    "subprocess",
+    "threading",
+    "time",
 }
 FORBIDDEN_CALLS = {("date", "today"), ("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today")}
 
@@ -42,5 +55,5 @@ def test_core_module_never_reads_the_clock(path: Path) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             assert (node.value.id, node.attr) not in FORBIDDEN_CALLS, (
-                f"{path.name}:{node.lineno} reads the clock ({node.value.id}.{node.attr}); take `as_of` instead"
+                f"{path.name}:{node.lineno} reads the clock ({node.value.id}.{node.attr}); take `as_of`"
             )

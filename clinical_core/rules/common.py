@@ -1,0 +1,349 @@
+"""Shared pieces of the rules: the evaluation context, record look-ups and the finding builder.
+
+Everything here is pure: the date of evaluation is `Context.as_of`, never the clock.
+Thresholds, windows, weeks and codes come from the knowledge file only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+from clinical_core.findings import Action, ActionKind, Category, Evidence, Finding, Severity
+from clinical_core.knowledge.model import Drug, Fact, Knowledge
+from clinical_core.record import (
+    CANONICAL_UNITS,
+    ConditionFact,
+    LabResult,
+    PatientRecord,
+    ProposedOrder,
+    QualitativeResult,
+    SaltScore,
+    TherapyEpisode,
+)
+
+Mode = Literal["proposed", "current", "candidates"]
+
+ACTIVE_ORDER_STATUSES = frozenset({"active", "on-hold"})
+ACTIVE_MEDICATION_STATUSES = frozenset({"active", "on-hold", "intended", "unknown"})
+
+LAB_LABELS = {
+    "alc": "ALC",
+    "anc": "ANC",
+    "hemoglobin": "Hemoglobin",
+    "platelets": "Platelets",
+    "alt": "ALT",
+    "ast": "AST",
+    "ldl": "LDL cholesterol",
+    "total_cholesterol": "Total cholesterol",
+    "hdl": "HDL cholesterol",
+    "triglycerides": "Triglycerides",
+    "egfr": "eGFR",
+    "creatinine": "Creatinine",
+    "hcg_quantitative": "hCG",
+    "tb_igra": "TB IGRA",
+    "tb_skin_test": "Tuberculin skin test",
+    "hbsag": "HBsAg",
+    "anti_hbc": "Anti-HBc",
+    "anti_hbs": "Anti-HBs",
+    "hcv_ab": "HCV antibody",
+    "hbv_dna": "HBV DNA",
+    "pregnancy_test": "Pregnancy test",
+    "cyp2c9_phenotype": "CYP2C9 metabolizer status",
+}
+
+
+@dataclass(frozen=True)
+class TherapyRun:
+    """The continuous run on the current JAK inhibitor, across dose changes."""
+
+    drug: str
+    start: date
+    episode: TherapyEpisode  # the current episode (current dose)
+
+    @property
+    def dose_mg(self) -> float | None:
+        return self.episode.dose_mg
+
+    def week_on(self, day: date) -> int:
+        return max(0, (day - self.start).days // 7)
+
+
+@dataclass(frozen=True)
+class Context:
+    record: PatientRecord
+    as_of: date
+    k: Knowledge
+    proposed: tuple[ProposedOrder, ...]
+    age: int | None
+    run: TherapyRun | None
+    proposed_jak: ProposedOrder | None
+    drugs: tuple[str, ...]  # the chosen drug, or the candidate agents
+    mode: Mode
+    other_active_jaks: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def on_therapy(self) -> bool:
+        return self.run is not None
+
+    @property
+    def initiating(self) -> bool:
+        """Before a start: not on a JAK inhibitor, or a proposed switch to another one."""
+        if self.run is None:
+            return True
+        return self.proposed_jak is not None and self.proposed_jak.drug != self.run.drug
+
+    @property
+    def baseline_reference_date(self) -> date:
+        """Baseline windows end here: today before a start, the start date once on therapy."""
+        return self.as_of if self.initiating or self.run is None else self.run.start
+
+    def drug(self, key: str) -> Drug:
+        return self.k.drug(key)
+
+    def hard_stop(self, drugs: Iterable[str | None]) -> bool:
+        """A hard stop applies to a proposed JAK order about one of these drugs."""
+        return self.proposed_jak is not None and self.proposed_jak.drug in set(drugs)
+
+    def param_int(self, name: str) -> int:
+        value = self.k.parameter(name).value  # type: ignore[attr-defined]
+        assert isinstance(value, int)
+        return value
+
+
+# --- Record look-ups (never past as_of) ---------------------------------------------------------
+
+
+def labs(ctx: Context, test: str) -> tuple[LabResult, ...]:
+    return tuple(r for r in ctx.record.lab_series(test) if r.when <= ctx.as_of)
+
+
+def latest_lab(
+    ctx: Context, test: str, since: date | None = None, until: date | None = None
+) -> LabResult | None:
+    end = until or ctx.as_of
+    series = [r for r in labs(ctx, test) if r.when <= end and (since is None or r.when >= since)]
+    return max(series, key=lambda r: r.when) if series else None
+
+
+def qualitative(ctx: Context, test: str) -> tuple[QualitativeResult, ...]:
+    return tuple(q for q in ctx.record.qualitative_series(test) if q.when <= ctx.as_of)
+
+
+def latest_qualitative(
+    ctx: Context, test: str, since: date | None = None, until: date | None = None
+) -> QualitativeResult | None:
+    end = until or ctx.as_of
+    series = [q for q in qualitative(ctx, test) if q.when <= end and (since is None or q.when >= since)]
+    return max(series, key=lambda q: q.when) if series else None
+
+
+def latest_result_date(
+    ctx: Context, test: str, since: date | None = None, until: date | None = None
+) -> date | None:
+    lab = latest_lab(ctx, test, since, until) if test in CANONICAL_UNITS else None
+    if lab is not None:
+        return lab.when
+    qual = latest_qualitative(ctx, test, since, until)
+    return qual.when if qual is not None else None
+
+
+def salt_scores(ctx: Context) -> tuple[SaltScore, ...]:
+    return tuple(s for s in sorted(ctx.record.salt_scores, key=lambda s: s.when) if s.when <= ctx.as_of)
+
+
+def latest_salt(ctx: Context, after: date | None = None, until: date | None = None) -> SaltScore | None:
+    scores = [
+        s
+        for s in salt_scores(ctx)
+        if (after is None or s.when > after) and (until is None or s.when <= until)
+    ]
+    return scores[-1] if scores else None
+
+
+def active_conditions(ctx: Context, concept: str) -> tuple[ConditionFact, ...]:
+    return tuple(
+        c
+        for c in ctx.record.conditions
+        if c.concept == concept
+        and c.active
+        and (c.onset is None or c.onset <= ctx.as_of)
+        and (c.abatement is None or c.abatement > ctx.as_of)
+    )
+
+
+def any_conditions(ctx: Context, concept: str) -> tuple[ConditionFact, ...]:
+    """Current or past conditions (history counts, e.g. for boxed-warning risk factors)."""
+    return tuple(
+        c for c in ctx.record.conditions if c.concept == concept and (c.onset is None or c.onset <= ctx.as_of)
+    )
+
+
+def has_alopecia_areata(record: PatientRecord) -> bool:
+    return bool(record.diagnoses)
+
+
+def has_totalis_or_universalis(ctx: Context) -> bool:
+    return any(d.subtype in ("totalis", "universalis") for d in ctx.record.diagnoses)
+
+
+def current_medication_classes(ctx: Context) -> dict[str, list[str]]:
+    """Interaction class -> names of active medications (and proposed starts) in it."""
+    found: dict[str, list[str]] = {}
+    for med in ctx.record.medications:
+        current = med.status in ACTIVE_MEDICATION_STATUSES and (med.start is None or med.start <= ctx.as_of)
+        if current and (med.end is None or med.end >= ctx.as_of):
+            for cls in med.classes:
+                found.setdefault(cls, []).append(med.name)
+    for order in ctx.proposed:
+        if order.intent == "start" and order.kind == "medication":
+            for cls in order.interaction_classes:
+                found.setdefault(cls, []).append(order.medication_name or order.reference)
+    return found
+
+
+# --- Formatting ----------------------------------------------------------------------------------
+
+
+def number(value: float) -> str:
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
+
+
+def lab_value(test: str, value: float) -> str:
+    return f"{number(value)} {CANONICAL_UNITS.get(test, '')}".strip()
+
+
+def lab_evidence(result: LabResult) -> Evidence:
+    return Evidence(
+        label=LAB_LABELS.get(result.test, result.test),
+        value=lab_value(result.test, result.value),
+        when=result.when,
+        reference=result.reference,
+    )
+
+
+def qualitative_evidence(result: QualitativeResult) -> Evidence:
+    return Evidence(
+        label=LAB_LABELS.get(result.test, result.test),
+        value=result.result,
+        when=result.when,
+        reference=result.reference,
+    )
+
+
+def salt_evidence(score: SaltScore, label: str = "SALT") -> Evidence:
+    return Evidence(label=label, value=number(score.value), when=score.when, reference=score.reference)
+
+
+def condition_evidence(condition: ConditionFact) -> Evidence:
+    return Evidence(
+        label=condition.display, value=condition.concept, when=condition.onset, reference=condition.reference
+    )
+
+
+def drug_names(ctx: Context, keys: Iterable[str]) -> str:
+    return ", ".join(ctx.drug(k).display.lower() if k else "" for k in keys)
+
+
+# --- Actions -------------------------------------------------------------------------------------
+
+
+def order_tests(ctx: Context, value_sets: Iterable[str]) -> tuple[Action, ...]:
+    actions = []
+    for key in value_sets:
+        coding = ctx.k.order_coding(key)
+        actions.append(Action(kind=ActionKind.ORDER_TEST, label=f"Order {coding.display}", code=coding))
+    return tuple(actions)
+
+
+def record_salt() -> Action:
+    return Action(kind=ActionKind.RECORD_SALT, label="Record a SALT score")
+
+
+def change_dose(drug: str, display: str, dose_mg: float, doses_per_day: int, target: str | None) -> Action:
+    frequency = "once daily" if doses_per_day == 1 else f"{doses_per_day} times daily"
+    return Action(
+        kind=ActionKind.CHANGE_DOSE,
+        label=f"Change to {display.lower()} {number(dose_mg)} mg {frequency}",
+        drug=drug,
+        dose_mg=dose_mg,
+        doses_per_day=doses_per_day,
+        target=target,
+    )
+
+
+def stop_order(label: str, drug: str | None, target: str | None) -> Action:
+    return Action(kind=ActionKind.STOP_ORDER, label=label, drug=drug, target=target)
+
+
+# --- The finding builder ---------------------------------------------------------------------------
+
+
+def make(
+    ctx: Context,
+    finding_id: str,
+    category: Category,
+    severity: Severity,
+    summary: str,
+    *,
+    lines: Sequence[str] = (),
+    evidence: Iterable[Evidence] = (),
+    facts: Iterable[Fact | None] = (),
+    sources: Iterable[str] = (),
+    missing: Iterable[str] = (),
+    actions: Iterable[Action] = (),
+    drug: str | None = None,
+    hard_stop: bool = False,
+    verified: bool = True,
+) -> Finding:
+    """A finding whose detail lists the evidence and sources; unverified facts clear `verified`."""
+    used = [f for f in facts if f is not None]
+    source_ids = tuple(dict.fromkeys([*(s for f in used for s in f.sources), *sources]))
+    all_verified = verified and all(f.verified for f in used)
+    evidence = tuple(evidence)
+    missing = tuple(dict.fromkeys(missing))
+    parts = [line for line in lines if line]
+    if evidence:
+        parts.append("**Evidence**\n" + "\n".join(f"- {_evidence_line(e)}" for e in evidence))
+    if missing:
+        parts.append("**Missing**\n" + "\n".join(f"- {m}" for m in missing))
+    notes = [f.note for f in used if f.note]
+    if notes:
+        parts.append("**Notes**\n" + "\n".join(f"- {n}" for n in dict.fromkeys(notes)))
+    if source_ids:
+        parts.append("**Sources:** " + "; ".join(f"{sid} ({ctx.k.source(sid).label})" for sid in source_ids))
+    if not all_verified:
+        parts.append("_Uses facts marked unverified: verify against current prescribing information._")
+    return Finding(
+        id=finding_id,
+        category=category,
+        severity=severity,
+        summary=summary,
+        detail="\n\n".join(parts),
+        evidence=evidence,
+        citations=ctx.k.citations(source_ids),
+        missing=missing,
+        actions=tuple(actions),
+        verified=all_verified,
+        drug=drug,
+        hard_stop=hard_stop,
+    )
+
+
+def _evidence_line(e: Evidence) -> str:
+    text = e.label if e.value is None else f"{e.label}: {e.value}"
+    extras = [e.when.isoformat() if e.when else None, f"`{e.reference}`" if e.reference else None]
+    extra = ", ".join(x for x in extras if x)
+    return f"{text} ({extra})" if extra else text
+
+
+def days(n: int) -> timedelta:
+    return timedelta(days=n)
+
+
+def weeks(n: int) -> timedelta:
+    return timedelta(weeks=n)

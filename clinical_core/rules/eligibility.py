@@ -1,0 +1,125 @@
+"""Eligibility summary before a start: the checklist and one verdict finding.
+
+"Chosen drug": the proposed JAK order, else (when nothing is chosen) each candidate
+agent the patient is old enough for (`parameters.candidate_agents`). Eligible if every
+criterion is met for at least one of them; per-drug failures are named in the detail.
+"""
+
+from __future__ import annotations
+
+from clinical_core.findings import Category, ChecklistItem, Finding, Severity
+from clinical_core.rules.common import Context, make
+from clinical_core.rules.criteria import MET, MISSING, NOT_MET, UNDECIDED, Check, drug_checks, drug_verdict
+
+
+def _item(check: Check, key: str, label: str) -> ChecklistItem:
+    return ChecklistItem(
+        key=key,
+        label=label,
+        status=check.status,
+        value=check.value,
+        when=check.when,
+        threshold=check.threshold,
+        reference=check.reference,
+        finding_id=None if check.status == MET else check.finding_id,
+    )
+
+
+def checklist(ctx: Context, per_drug: dict[str, list[Check]]) -> tuple[ChecklistItem, ...]:
+    """One line per criterion; split per drug where the drugs disagree."""
+    keys = list(dict.fromkeys(c.key for checks in per_drug.values() for c in checks))
+    items: list[ChecklistItem] = []
+    for key in keys:
+        rows = [(drug, c) for drug, checks in per_drug.items() for c in checks if c.key == key]
+        first = rows[0][1]
+        if len({c.status for _, c in rows}) == 1 and len(rows) == len(per_drug):
+            threshold = "; ".join(dict.fromkeys(c.threshold for _, c in rows if c.threshold)) or None
+            items.append(
+                ChecklistItem(
+                    key=key,
+                    label=first.label,
+                    status=first.status,
+                    value=first.value,
+                    when=first.when,
+                    threshold=threshold,
+                    reference=first.reference,
+                    finding_id=None if first.status == MET else first.finding_id,
+                )
+            )
+        else:
+            items += [_item(c, f"{key}.{drug}", f"{c.label} ({ctx.drug(drug).display})") for drug, c in rows]
+    return tuple(items)
+
+
+def assess(ctx: Context) -> tuple[str, tuple[ChecklistItem, ...], list[Finding]]:
+    """(status, checklist, findings); status is eligible | not-eligible | undetermined."""
+    per_drug = {drug: drug_checks(ctx, drug) for drug in ctx.drugs}
+    verdicts = {drug: drug_verdict(checks) for drug, checks in per_drug.items()}
+    items = checklist(ctx, per_drug)
+    if any(v == MET for v in verdicts.values()):
+        status = "eligible"
+    elif not verdicts or all(v == NOT_MET for v in verdicts.values()):
+        status = "not-eligible"
+    else:
+        status = "undetermined"
+    if ctx.on_therapy:
+        return status, items, []
+    return status, items, [_verdict_finding(ctx, status, per_drug, verdicts)]
+
+
+def _verdict_finding(
+    ctx: Context, status: str, per_drug: dict[str, list[Check]], verdicts: dict[str, str]
+) -> Finding:
+    lines = []
+    for drug, checks in per_drug.items():
+        failing = [c for c in checks if c.status == NOT_MET]
+        undecided = [c for c in checks if c.status in UNDECIDED and c.decisive]
+        parts = [
+            f"{c.label}: {c.value or c.status}" + (f" ({c.threshold})" if c.threshold else "")
+            for c in failing
+        ]
+        parts += [f"{c.label}: {c.status}" for c in undecided]
+        verdict = {MET: "all criteria met", NOT_MET: "not met", MISSING: "data missing"}[verdicts[drug]]
+        lines.append(
+            f"- **{ctx.drug(drug).display}**: {verdict}" + (f" - {'; '.join(parts)}" if parts else "")
+        )
+    if not per_drug:
+        lines.append("- No candidate agent: the patient is below every approved agent's minimum age.")
+    facts = [f for checks in per_drug.values() for c in checks if c.status != MET for f in c.facts]
+    eligible = [ctx.drug(d).display.lower() for d, v in verdicts.items() if v == MET]
+    if status == "eligible":
+        return make(
+            ctx,
+            "eligibility.eligible",
+            Category.AGENT,
+            Severity.INFO,
+            f"Eligible for a JAK inhibitor: {', '.join(eligible)}"[:139],
+            lines=lines,
+            facts=facts,
+        )
+    if status == "not-eligible":
+        return make(
+            ctx,
+            "eligibility.not_eligible",
+            Category.AGENT,
+            Severity.WARNING,
+            "Not eligible: a criterion fails for every JAK inhibitor considered",
+            lines=lines,
+            facts=facts,
+        )
+    missing = [
+        f"{c.label} ({ctx.drug(d).display})"
+        for d, checks in per_drug.items()
+        for c in checks
+        if c.status in UNDECIDED and c.decisive
+    ]
+    return make(
+        ctx,
+        "eligibility.undetermined",
+        Category.AGENT,
+        Severity.INFO,
+        "Eligibility undetermined: data missing to decide",
+        lines=lines,
+        facts=facts,
+        missing=missing,
+    )

@@ -1,0 +1,204 @@
+"""Step 5: monitoring on therapy, from the drug's own schedule (clinical.md 7.7).
+
+Baricitinib: CBC and ALT/AST baseline then routine, lipids about 12 weeks [S4] (the brief's
+week-4 CBC/LFT is a policy item); ritlecitinib: ALC + platelets at week 4 [S8a];
+tofacitinib/abrocitinib: CBC and lipids about 4 weeks [S17a, S18a, V-weak];
+deuruxolitinib: no cited schedule, JAK-class policy schedule (unverified).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from clinical_core.findings import Category, Evidence, Finding, Severity, TimelineEntry
+from clinical_core.knowledge.model import ScheduleItem
+from clinical_core.rules.common import (
+    LAB_LABELS,
+    Context,
+    TherapyRun,
+    days,
+    lab_evidence,
+    lab_value,
+    latest_lab,
+    latest_result_date,
+    make,
+    order_tests,
+    stop_order,
+    weeks,
+)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    item: ScheduleItem
+    week: int
+    due: date
+    window_start: date
+    window_end: date
+    done_until: date  # results up to here count for this occurrence
+    status: str  # done | due | overdue | upcoming
+    done_on: date | None
+    current: bool  # the occurrence that findings speak about
+
+
+def _occurrences(ctx: Context, run: TherapyRun, item: ScheduleItem) -> list[Occurrence]:
+    p = ctx.k.parameters
+    before, after = p.monitoring_window_days_before.value, p.monitoring_window_days_after.value
+    if item.week is not None:
+        week_list = [item.week]
+    else:
+        assert item.periodic_from_week is not None
+        every = p.periodic_recheck_weeks.value
+        week_list = [item.periodic_from_week]
+        while run.start + weeks(week_list[-1]) - days(before) <= ctx.as_of:
+            week_list.append(week_list[-1] + every)
+    out = []
+    for index, week in enumerate(week_list):
+        due = run.start + weeks(week)
+        later = week_list[index + 1] if index + 1 < len(week_list) else None
+        until = min(ctx.as_of, run.start + weeks(later) - days(before) - days(1)) if later else ctx.as_of
+        start = max(due - days(before), run.start + days(1))
+        done_dates = [latest_result_date(ctx, t, since=start, until=until) for t in item.tests]
+        done_on = max(d for d in done_dates if d is not None) if all(done_dates) else None
+        if done_on is not None:
+            status = "done"
+        elif ctx.as_of < due - days(before):
+            status = "upcoming"
+        elif ctx.as_of <= due + days(after):
+            status = "due"
+        else:
+            status = "overdue"
+        out.append(
+            Occurrence(
+                item, week, due, due - days(before), due + days(after), until, status, done_on, current=False
+            )
+        )
+    started = [o for o in out if o.window_start <= ctx.as_of]
+    if started:
+        last = started[-1]
+        out[out.index(last)] = Occurrence(**{**last.__dict__, "current": True})
+    return out
+
+
+def schedule(ctx: Context) -> list[Occurrence]:
+    if ctx.run is None:
+        return []
+    return [o for item in ctx.k.schedule(ctx.run.drug) for o in _occurrences(ctx, ctx.run, item)]
+
+
+def timeline(ctx: Context) -> tuple[TimelineEntry, ...]:
+    """Every scheduled test relative to the therapy start: done / due / overdue / upcoming."""
+    entries = [
+        TimelineEntry(
+            key=o.item.key, label=o.item.label, week=o.week, due=o.due, status=o.status, done_on=o.done_on
+        )
+        for o in schedule(ctx)
+    ]
+    return tuple(sorted(entries, key=lambda e: (e.due, e.key)))
+
+
+def due_and_overdue(ctx: Context) -> list[Finding]:
+    """`monitoring.<item>.due` / `monitoring.<item>.overdue`.
+
+    **When** on therapy, a scheduled test of the drug's schedule is within its window and not done
+    (due), or past the window and not done (overdue). A fixed item stops being reported once a
+    periodic re-check interval has passed beyond its window (the periodic item takes over).
+    **Then** info / warning; action: order the test.
+    """
+    if ctx.run is None:
+        return []
+    recheck = ctx.k.parameters.periodic_recheck_weeks.value
+    out = []
+    for o in schedule(ctx):
+        if not o.current or o.status not in ("due", "overdue"):
+            continue
+        if o.item.week is not None and o.status == "overdue" and ctx.as_of > o.window_end + weeks(recheck):
+            continue
+        overdue = o.status == "overdue"
+        policy = " (protocol policy)" if o.item.policy else ""
+        out.append(
+            make(
+                ctx,
+                f"monitoring.{o.item.key}.{o.status}",
+                Category.MONITORING,
+                Severity.WARNING if overdue else Severity.INFO,
+                f"{o.item.label}{policy}: {'overdue since' if overdue else 'due'} {o.due.isoformat()}"[:139],
+                lines=(
+                    f"Scheduled week {o.week} after the start on {ctx.run.start.isoformat()}; "
+                    f"window {o.window_start.isoformat()} to {o.window_end.isoformat()}.",
+                ),
+                facts=(o.item,),
+                missing=tuple(LAB_LABELS.get(t, t) for t in o.item.tests),
+                actions=order_tests(ctx, o.item.order),
+                drug=ctx.run.drug,
+            )
+        )
+    return out
+
+
+def lab_stops(ctx: Context) -> list[Finding]:
+    """`monitoring.alc|anc|hemoglobin.interrupt` and `monitoring.platelets.discontinue`.
+
+    Sources: baricitinib interrupt until ALC >= 500, ANC >= 1000, Hb >= 8 [S1, S2]; deuruxolitinib
+    the same [S11]; ritlecitinib ALC < 500 interrupt, platelets < 50,000 discontinue [S8a];
+    abrocitinib platelets < 50,000 discontinue [S18a, V-weak].
+    **When** on therapy, the latest value is below the drug's own interrupt / discontinue threshold.
+    **Then** critical: interrupt (hold) or discontinue; repeat the CBC.
+    """
+    if ctx.run is None:
+        return []
+    run = ctx.run
+    drug = ctx.drug(run.drug)
+    out = []
+    for lab, threshold in drug.thresholds.items():
+        result = latest_lab(ctx, lab)
+        if result is None:
+            continue
+        evidence: tuple[Evidence, ...] = (lab_evidence(result),)
+        label = LAB_LABELS[lab]
+        if threshold.discontinue_below is not None and result.value < threshold.discontinue_below:
+            out.append(
+                make(
+                    ctx,
+                    f"monitoring.{lab}.discontinue",
+                    Category.MONITORING,
+                    Severity.CRITICAL,
+                    f"{label} {lab_value(lab, result.value)}: discontinue {drug.display.lower()} "
+                    f"(below {lab_value(lab, threshold.discontinue_below)})"[:139],
+                    evidence=evidence,
+                    facts=(threshold,),
+                    actions=(
+                        stop_order(f"Discontinue {drug.display.lower()}", run.drug, run.episode.reference),
+                    ),
+                    drug=run.drug,
+                )
+            )
+        elif threshold.interrupt_below is not None and result.value < threshold.interrupt_below:
+            resume = threshold.resume_at_or_above or threshold.interrupt_below
+            out.append(
+                make(
+                    ctx,
+                    f"monitoring.{lab}.interrupt",
+                    Category.MONITORING,
+                    Severity.CRITICAL,
+                    f"{label} {lab_value(lab, result.value)}: interrupt {drug.display.lower()} until "
+                    f"{label} >= {lab_value(lab, resume)}"[:139],
+                    evidence=evidence,
+                    facts=(threshold,),
+                    actions=(
+                        stop_order(
+                            f"Hold {drug.display.lower()} until {label} >= {lab_value(lab, resume)}",
+                            run.drug,
+                            run.episode.reference,
+                        ),
+                        *order_tests(ctx, ["lab.cbc_panel"]),
+                    ),
+                    drug=run.drug,
+                )
+            )
+    return out
+
+
+def findings(ctx: Context) -> list[Finding]:
+    return [*lab_stops(ctx), *due_and_overdue(ctx)]

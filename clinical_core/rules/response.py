@@ -1,0 +1,261 @@
+"""Step 6: assess response (clinical.md 7.1, 7.15).
+
+Response target SALT <= 20 [S7, S15a, S25]. Review weeks 12/24 are the brief's, kept as
+policy; the baricitinib label escalates "if response is inadequate" with no fixed week
+(`escalation_review_week` is policy); no-benefit review at 36 weeks is the EU Litfulo SmPC
+[S10], applied to every JAK inhibitor as policy.
+"""
+
+from __future__ import annotations
+
+from clinical_core.findings import Category, Evidence, Finding, Severity
+from clinical_core.rules.common import (
+    Context,
+    change_dose,
+    days,
+    latest_salt,
+    make,
+    number,
+    record_salt,
+    salt_evidence,
+    weeks,
+)
+from clinical_core.rules.criteria import interaction_hits, renal_band
+
+
+def salt_due(ctx: Context) -> list[Finding]:
+    """`response.salt.due`.
+
+    **When** on therapy, a SALT review week (`salt_review_weeks`) has passed and no SALT has been
+    recorded since (from the review window's start).
+    **Then** info; action: record SALT.
+    """
+    if ctx.run is None:
+        return []
+    review = ctx.k.parameters.salt_review_weeks
+    week_now = ctx.run.week_on(ctx.as_of)
+    passed = [w for w in review.value if week_now >= w]
+    if not passed:
+        return []
+    week = max(passed)
+    since = ctx.run.start + weeks(week) - days(ctx.k.parameters.monitoring_window_days_before.value)
+    if latest_salt(ctx, after=since - days(1)) is not None:
+        return []
+    return [
+        make(
+            ctx,
+            "response.salt.due",
+            Category.RESPONSE,
+            Severity.INFO,
+            f"Week {week} response review: no SALT recorded since {since.isoformat()}",
+            lines=(
+                f"Review weeks: {', '.join(str(w) for w in review.value)} (brief; policy). Target SALT <= "
+                f"{ctx.k.parameters.response_target_salt.value}.",
+            ),
+            facts=(review, ctx.k.parameters.response_target_salt),
+            missing=("SALT score",),
+            actions=(record_salt(),),
+            drug=ctx.run.drug,
+        )
+    ]
+
+
+def _on_therapy_salt(ctx: Context):  # type: ignore[no-untyped-def]
+    return latest_salt(ctx, after=ctx.run.start) if ctx.run is not None else None
+
+
+def target_met(ctx: Context) -> list[Finding]:
+    """`response.target_met`.
+
+    **When** on therapy, the latest SALT since the start is <= `response_target_salt`.
+    **Then** info.
+    """
+    salt = _on_therapy_salt(ctx)
+    target = ctx.k.parameters.response_target_salt
+    if ctx.run is None or salt is None or salt.value > target.value:
+        return []
+    return [
+        make(
+            ctx,
+            "response.target_met",
+            Category.RESPONSE,
+            Severity.INFO,
+            f"Response target met: SALT {number(salt.value)} (target <= {target.value})",
+            evidence=(salt_evidence(salt),),
+            facts=(target,),
+            drug=ctx.run.drug,
+        )
+    ]
+
+
+def _dose_limited(ctx: Context, drug: str) -> str | None:
+    band, _ = renal_band(ctx, drug)
+    if band is not None and band.action != "no_change":
+        return "renal function limits the dose"
+    if any(i.effect == "dose_reduction" for i, _ in interaction_hits(ctx, drug)):
+        return "an interacting medication requires a dose reduction"
+    return None
+
+
+def escalation(ctx: Context) -> list[Finding]:
+    """`response.baricitinib.consider_4mg` (any drug with a labelled escalation dose).
+
+    Source: baricitinib "increase to 4 mg once daily if response is inadequate" [S1, S3]; the week
+    is policy (`escalation_review_week`, the brief's 12 weeks).
+    **When** on the start dose, at or after the review week, the latest on-therapy SALT is above target.
+    **Then** warning; action: change to the escalation dose (not offered when renal function or an
+    interaction limits the dose).
+    """
+    run = ctx.run
+    salt = _on_therapy_salt(ctx)
+    if run is None or salt is None:
+        return []
+    drug = ctx.drug(run.drug)
+    esc, p = drug.doses.escalation, ctx.k.parameters
+    if (
+        esc is None
+        or run.dose_mg != drug.doses.start.dose_mg
+        or run.week_on(ctx.as_of) < p.escalation_review_week.value
+    ):
+        return []
+    if salt.value <= p.response_target_salt.value:
+        return []
+    limited = _dose_limited(ctx, run.drug)
+    actions = (
+        ()
+        if limited
+        else (change_dose(run.drug, drug.display, esc.dose_mg, esc.doses_per_day, run.episode.reference),)
+    )
+    return [
+        make(
+            ctx,
+            f"response.{run.drug}.consider_{number(esc.dose_mg)}mg",
+            Category.RESPONSE,
+            Severity.WARNING,
+            f"SALT {number(salt.value)} above target at week {run.week_on(ctx.as_of)}: consider "
+            f"{drug.display.lower()} {number(esc.dose_mg)} mg",
+            lines=(
+                esc.text,
+                f"Review week {p.escalation_review_week.value} is policy; the label gives no week.",
+                f"Not offered as an action: {limited}." if limited else "",
+            ),
+            evidence=(salt_evidence(salt),),
+            facts=(esc, p.escalation_review_week, p.response_target_salt),
+            actions=actions,
+            drug=run.drug,
+        )
+    ]
+
+
+def step_down(ctx: Context) -> list[Finding]:
+    """`response.baricitinib.consider_2mg` (any drug with a labelled step-down dose).
+
+    Source: baricitinib "once response is adequate on 4 mg, decrease to 2 mg" [S1, S3].
+    **When** on the escalation dose with the latest on-therapy SALT at or below target.
+    **Then** info; action: change to the step-down dose.
+    """
+    run = ctx.run
+    salt = _on_therapy_salt(ctx)
+    if run is None or salt is None:
+        return []
+    drug = ctx.drug(run.drug)
+    down, esc = drug.doses.step_down, drug.doses.escalation or drug.doses.near_total_start
+    target = ctx.k.parameters.response_target_salt
+    if down is None or esc is None or run.dose_mg != esc.dose_mg or salt.value > target.value:
+        return []
+    return [
+        make(
+            ctx,
+            f"response.{run.drug}.consider_{number(down.dose_mg)}mg",
+            Category.RESPONSE,
+            Severity.INFO,
+            f"SALT {number(salt.value)} at target on {number(esc.dose_mg)} mg: consider stepping down to "
+            f"{number(down.dose_mg)} mg",
+            lines=(down.text,),
+            evidence=(salt_evidence(salt),),
+            facts=(down, target),
+            actions=(
+                change_dose(run.drug, drug.display, down.dose_mg, down.doses_per_day, run.episode.reference),
+            ),
+            drug=run.drug,
+        )
+    ]
+
+
+def no_benefit(ctx: Context) -> list[Finding]:
+    """`response.no_benefit.review`.
+
+    Source: EU Litfulo SmPC - consider stopping if there is no benefit after 36 weeks [S10];
+    applied to every JAK inhibitor as policy.
+    **When** on therapy at or after `no_benefit_review_week`, the latest SALT is above target and
+    improved by less than `min_improvement_salt` from the pre-treatment SALT.
+    **Then** warning: review continuing therapy.
+    """
+    run = ctx.run
+    salt = _on_therapy_salt(ctx)
+    p = ctx.k.parameters
+    if run is None or salt is None or run.week_on(ctx.as_of) < p.no_benefit_review_week.value:
+        return []
+    if salt.value <= p.response_target_salt.value:
+        return []
+    baseline = latest_salt(ctx, until=run.start)
+    if baseline is not None and baseline.value - salt.value >= p.min_improvement_salt.value:
+        return []
+    evidence = [salt_evidence(salt)] + ([salt_evidence(baseline, "Pre-treatment SALT")] if baseline else [])
+    return [
+        make(
+            ctx,
+            "response.no_benefit.review",
+            Category.RESPONSE,
+            Severity.WARNING,
+            f"Week {run.week_on(ctx.as_of)}: SALT {number(salt.value)}, no meaningful benefit, review",
+            lines=(
+                f"Benefit = improvement of at least {p.min_improvement_salt.value} SALT points (policy).",
+            ),
+            evidence=evidence,
+            facts=(p.no_benefit_review_week, p.min_improvement_salt, p.response_target_salt),
+            missing=() if baseline else ("pre-treatment SALT",),
+            drug=run.drug,
+        )
+    ]
+
+
+def relapse_warning(ctx: Context) -> list[Finding]:
+    """`response.stop.relapse_warning`.
+
+    Source: the brief - "response is not sustained after treatment discontinuation"; ritlecitinib
+    interruption < 6 weeks not expected to lose regrowth [S8a]. Relapse after stopping is reported in
+    trials [unverified].
+    **When** a proposed order stops a JAK inhibitor.
+    **Then** warning: relapse after stopping is common.
+    """
+    stops = [o for o in ctx.proposed if o.intent == "stop" and o.drug is not None]
+    out = []
+    for order in stops:
+        drug = ctx.drug(order.drug or "")
+        education = ctx.k.education.durability
+        out.append(
+            make(
+                ctx,
+                "response.stop.relapse_warning",
+                Category.RESPONSE,
+                Severity.WARNING,
+                f"Stopping {drug.display.lower()}: hair loss often returns after a JAK inhibitor is stopped",
+                lines=(education.text,),
+                evidence=(Evidence("Proposed order", "stop", None, order.reference),),
+                facts=(education, *(f for f in (drug.interruption_note,) if f is not None)),
+                drug=order.drug,
+            )
+        )
+    return out
+
+
+def findings(ctx: Context) -> list[Finding]:
+    return [
+        *salt_due(ctx),
+        *target_met(ctx),
+        *escalation(ctx),
+        *step_down(ctx),
+        *no_benefit(ctx),
+        *relapse_warning(ctx),
+    ]

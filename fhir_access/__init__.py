@@ -1,0 +1,26 @@
+"""The one FHIR R4 client: timeouts, a deadline per call, paging, parallel searches, and the token
+sent only to its own base URL. See `FhirClient`."""
+
+from fhir_access.client import CreateResult as CreateResult
+from fhir_access.client import FhirClient as FhirClient
+from fhir_access.errors import FhirBadResponse as FhirBadResponse
+from fhir_access.errors import FhirError as FhirError
+from fhir_access.errors import FhirForbidden as FhirForbidden
+from fhir_access.errors import FhirNotFound as FhirNotFound
+from fhir_access.errors import FhirTimeout as FhirTimeout
+from fhir_access.errors import FhirUnauthorized as FhirUnauthorized
+from fhir_access.errors import FhirUnavailable as FhirUnavailable
+from fhir_access.errors import OffOriginUrl as OffOriginUrl
+
+__all__ = [
+    "CreateResult",
+    "FhirBadResponse",
+    "FhirClient",
+    "FhirError",
+    "FhirForbidden",
+    "FhirNotFound",
+    "FhirTimeout",
+    "FhirUnauthorized",
+    "FhirUnavailable",
+    "OffOriginUrl",
+]

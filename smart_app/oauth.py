@@ -1,0 +1,270 @@
+"""OAuth 2.0 for SMART App Launch 2.2 on Authlib's requests-level `OAuth2Session`.
+
+- authorize request: app-launch.html#request-4 (R32-R45), PKCE S256 always (R13);
+- code exchange and refresh: #request-5, #request-7 (R62-R72, R105-R117);
+- client authentication: public (`client_id` in the body), `client_secret_basic`
+  (client-confidential-symmetric.html) or `private_key_jwt` (client-confidential-asymmetric.html);
+- `id_token`: scopes-and-launch-context.html#steps-for-using-an-id-token (R201, R218).
+
+Token values never appear in exceptions or logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import requests
+from authlib.common.urls import add_params_to_qs
+from authlib.integrations.requests_client import OAuth2Session
+
+from smart_app.discovery import SmartConfiguration
+from smart_app.errors import SmartError
+from smart_app.keys import ClientKeys
+from smart_app.registry import RegisteredClient, normalise_iss
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ID_TOKEN_ALGORITHMS = ["RS256"]  # servers must support RS256 (SC#scopes-for-requesting-identity-data)
+
+
+def new_state() -> str:
+    """256 bits from the OS CSPRNG (the spec asks for at least 122)."""
+    return secrets.token_urlsafe(32)
+
+
+def new_code_verifier() -> str:
+    """86 characters from the unreserved set (RFC 7636 allows 43-128)."""
+    return secrets.token_urlsafe(64)
+
+
+def s256(verifier: str) -> str:
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest())
+        .rstrip(b"=")
+        .decode("ascii")
+    )
+
+
+def authorization_url(
+    config: SmartConfiguration,
+    client: RegisteredClient,
+    *,
+    redirect_uri: str,
+    scope: list[str],
+    state: str,
+    code_verifier: str,
+    launch: str | None,
+) -> str:
+    """The authorize URL with every parameter SMART requires; `aud` is the FHIR base (R41)."""
+    session = OAuth2Session(client.client_id, code_challenge_method="S256")
+    extra = {"aud": client.iss}
+    if launch is not None:
+        extra["launch"] = launch
+    url, _ = session.create_authorization_url(
+        config.authorization_endpoint,
+        state=state,
+        code_verifier=code_verifier,
+        redirect_uri=redirect_uri,
+        scope=" ".join(scope),
+        **extra,
+    )
+    return str(url)
+
+
+def _token_session(
+    config: SmartConfiguration, client: RegisteredClient, keys: ClientKeys | None
+) -> OAuth2Session:
+    if client.client_type == "public":
+        return OAuth2Session(client.client_id, token_endpoint_auth_method="none")  # noqa: S106 - a method name
+    if client.client_type == "confidential-symmetric":
+        return OAuth2Session(
+            client.client_id,
+            client.client_secret,
+            token_endpoint_auth_method="client_secret_basic",  # noqa: S106
+        )
+    if keys is None:
+        raise SmartError.token_failed("no signing key is configured for private_key_jwt")
+
+    def private_key_jwt(auth: Any, method: str, uri: str, headers: dict, body: str) -> tuple[str, dict, str]:
+        assertion = keys.client_assertion(client.client_id, uri, config.signing_algs)
+        body = add_params_to_qs(
+            body or "", [("client_assertion_type", ASSERTION_TYPE), ("client_assertion", assertion)]
+        )
+        return uri, headers, body
+
+    session = OAuth2Session(client.client_id, token_endpoint_auth_method="smart_private_key_jwt")  # noqa: S106
+    session.register_client_auth_method(("smart_private_key_jwt", private_key_jwt))
+    return session
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    access_token: str
+    refresh_token: str | None
+    scope: str | None
+    expires_in: int | None
+    patient: str | None
+    encounter: str | None
+    need_patient_banner: bool
+    smart_style_url: str | None
+    id_token: str | None
+    intent: str | None
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> TokenResponse:
+        access = data.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise SmartError.token_failed("the response has no access_token")
+        token_type = str(data.get("token_type", "")).lower()
+        if token_type != "bearer":  # noqa: S105 - the token type name
+            raise SmartError.token_failed("the token type is not Bearer")
+        expires = data.get("expires_in")
+        banner = data.get("need_patient_banner")
+        return cls(
+            access_token=access,
+            refresh_token=data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else None,
+            scope=data.get("scope") if isinstance(data.get("scope"), str) else None,
+            expires_in=int(expires)
+            if isinstance(expires, int | float | str) and str(expires).isdigit()
+            else None,
+            patient=data.get("patient")
+            if isinstance(data.get("patient"), str) and data.get("patient")
+            else None,
+            encounter=data.get("encounter") if isinstance(data.get("encounter"), str) else None,
+            need_patient_banner=banner is not False,  # show the banner when true OR absent (SC)
+            smart_style_url=data.get("smart_style_url")
+            if isinstance(data.get("smart_style_url"), str)
+            else None,
+            id_token=data.get("id_token") if isinstance(data.get("id_token"), str) else None,
+            intent=data.get("intent") if isinstance(data.get("intent"), str) else None,
+        )
+
+
+def _describe(exc: Exception) -> str:
+    error = getattr(exc, "error", None)
+    if error:
+        return f"the server answered {error!r}"
+    return f"the request failed ({type(exc).__name__})"
+
+
+def exchange_code(
+    config: SmartConfiguration,
+    client: RegisteredClient,
+    keys: ClientKeys | None,
+    *,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str,
+    timeout_s: float,
+) -> TokenResponse:
+    """`grant_type=authorization_code` with the same redirect_uri and the PKCE verifier (R62-R72)."""
+    session = _token_session(config, client, keys)
+    try:
+        token = session.fetch_token(
+            config.token_endpoint,
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=redirect_uri,
+            code_verifier=code_verifier,
+            timeout=timeout_s,
+        )
+    except SmartError:
+        raise
+    except Exception as exc:
+        raise SmartError.token_failed(_describe(exc)) from None
+    finally:
+        session.close()
+    return TokenResponse.parse(dict(token))
+
+
+def refresh(
+    config: SmartConfiguration,
+    client: RegisteredClient,
+    keys: ClientKeys | None,
+    *,
+    refresh_token: str,
+    timeout_s: float,
+) -> TokenResponse:
+    """`grant_type=refresh_token`, same client authentication, no `scope` (so never wider) (R105-R108)."""
+    session = _token_session(config, client, keys)
+    try:
+        token = session.refresh_token(config.token_endpoint, refresh_token=refresh_token, timeout=timeout_s)
+    except SmartError:
+        raise
+    except Exception as exc:
+        raise SmartError.token_failed(_describe(exc)) from None
+    finally:
+        session.close()
+    # Authlib keeps the old refresh token when the response has none; a rotated one replaces it (R117).
+    return TokenResponse.parse(dict(token))
+
+
+def validate_id_token(
+    id_token: str, config: SmartConfiguration, client: RegisteredClient, *, timeout_s: float
+) -> dict[str, Any]:
+    """Verify signature (RS256, keys from the server's `jwks_uri`), `iss`, `aud`, `exp`, `iat`.
+
+    When the header has no `kid` (smart-launcher-v2 does this), every RSA key in
+    the set is tried.
+    """
+    if not config.jwks_uri:
+        raise SmartError.id_token_invalid("the server publishes no jwks_uri")
+    try:
+        header = jwt.get_unverified_header(id_token)
+    except jwt.PyJWTError:
+        raise SmartError.id_token_invalid("it is not a JWT") from None
+    if header.get("alg") not in ID_TOKEN_ALGORITHMS:
+        raise SmartError.id_token_invalid(f"algorithm {header.get('alg')!r} is not accepted")
+    try:
+        resp = requests.get(config.jwks_uri, headers={"Accept": "application/json"}, timeout=timeout_s)
+        resp.raise_for_status()
+        jwks = jwt.PyJWKSet.from_dict(resp.json())
+    except (requests.RequestException, ValueError, jwt.PyJWTError):
+        raise SmartError.id_token_invalid("the server's signing keys could not be read") from None
+    candidates = [k for k in jwks.keys if k.key_type == "RSA" and (k.public_key_use in (None, "sig"))]
+    kid = header.get("kid")
+    if kid:
+        candidates = [k for k in candidates if k.key_id == kid]
+    if not candidates:
+        raise SmartError.id_token_invalid("no matching signing key")
+    last_error = "bad signature"
+    for key in candidates:
+        try:
+            claims = jwt.decode(
+                id_token,
+                key.key,
+                algorithms=ID_TOKEN_ALGORITHMS,
+                audience=client.client_id,
+                options={"require": ["iss", "aud", "exp", "iat", "sub"]},
+                leeway=30,
+            )
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.PyJWTError as exc:
+            last_error = type(exc).__name__
+            break
+        expected = config.issuer or client.iss
+        if normalise_iss(str(claims.get("iss", ""))) != normalise_iss(expected):
+            raise SmartError.id_token_invalid("the issuer does not match")
+        return dict(claims)
+    raise SmartError.id_token_invalid(last_error)
+
+
+def resolve_fhir_user(fhir_user: object, iss: str) -> str | None:
+    """A `fhirUser` as a reference usable in resources: relative when under `iss` (R202).
+
+    An absolute URL on another server is kept as is (a valid absolute reference)
+    and is never read with our token.
+    """
+    if not isinstance(fhir_user, str) or not fhir_user:
+        return None
+    if "://" not in fhir_user:
+        return fhir_user.lstrip("/")
+    base = iss.rstrip("/") + "/"
+    if fhir_user.startswith(base):
+        return fhir_user[len(base) :]
+    return fhir_user

@@ -1,0 +1,129 @@
+"""The knowledge file loads, every cited source exists, and each drug's numbers are its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clinical_core.knowledge import KnowledgeError, load_knowledge
+from clinical_core.knowledge.model import DEFAULT_PATH
+
+K = load_knowledge()
+
+
+def _write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
+    raw = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    mutate(raw)
+    path = tmp_path / "protocol.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_bundled_knowledge_file_loads_with_every_section() -> None:
+    assert set(K.drugs) == {
+        "baricitinib",
+        "ritlecitinib",
+        "deuruxolitinib",
+        "ruxolitinib",
+        "tofacitinib",
+        "upadacitinib",
+        "abrocitinib",
+    }
+    assert K.parameters.severity_threshold_salt.value == 50
+    assert K.parameters.step_therapy_mode.value == "advisory"
+    assert sum(r.weight for r in K.salt.regions.items) == 100
+
+
+def test_unknown_source_id_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        raw["drugs"]["ritlecitinib"]["thresholds"]["platelets"]["sources"] = ["S99"]
+
+    with pytest.raises(KnowledgeError, match=r"drugs\.ritlecitinib\.thresholds\.platelets\.sources.*'S99'"):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_unknown_source_in_a_value_set_is_an_error(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        raw["value_sets"]["lab.alc"]["codes"][0]["sources"] = ["NOPE"]
+
+    with pytest.raises(KnowledgeError, match=r"value_sets\.lab\.alc.*'NOPE'"):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_unknown_key_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        raw["drugs"]["baricitinib"]["colour"] = "blue"
+
+    with pytest.raises(KnowledgeError, match=r"drugs\.baricitinib\.colour"):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_missing_parameter_is_an_error_naming_it(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        del raw["parameters"]["response_target_salt"]
+
+    with pytest.raises(KnowledgeError, match=r"parameters\.response_target_salt"):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_unknown_schedule_test_is_an_error(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        raw["schedules"]["ritlecitinib"][0]["tests"] = ["alc", "cpk"]
+
+    with pytest.raises(
+        KnowledgeError, match=r"schedules\.ritlecitinib\.alc_platelets_week4: unknown test 'cpk'"
+    ):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_every_source_cited_anywhere_is_listed() -> None:
+    cited = {s for vs in K.value_sets.values() for c in vs.codes for s in c.sources}
+    cited |= {s for d in K.drugs.values() for t in d.thresholds.values() for s in t.sources}
+    assert cited <= set(K.sources)
+
+
+def test_each_drug_has_its_own_thresholds() -> None:
+    t = {key: drug.thresholds for key, drug in K.drugs.items()}
+    assert t["tofacitinib"]["hemoglobin"].do_not_start_below == 9
+    assert t["baricitinib"]["hemoglobin"].do_not_start_below == 8
+    assert t["ritlecitinib"]["platelets"].do_not_start_below == 100000
+    assert t["ritlecitinib"]["platelets"].discontinue_below == 50000
+    assert t["abrocitinib"]["platelets"].do_not_start_below == 150000
+    assert t["abrocitinib"]["platelets"].discontinue_below == 50000
+    assert "platelets" not in t["baricitinib"]
+    assert "anc" not in t["ritlecitinib"]
+    assert t["upadacitinib"] == {} and t["ruxolitinib"] == {}
+
+
+def test_unverified_facts_stay_unverified() -> None:
+    assert K.drug("deuruxolitinib").interactions[0].verified is False  # CYP2C9 contraindication
+    assert all(not b.verified for b in K.drug("baricitinib").renal.bands)  # type: ignore[union-attr]
+    assert K.parameters.hcg_positive_miu_ml.verified is False
+
+
+def test_lab_codes_cover_the_tests_the_rules_read() -> None:
+    codes = K.lab_codes()
+    assert ("http://loinc.org", "731-0") in codes
+    assert ("http://loinc.org", "79716-7") in codes
+    assert len(codes) == len(set(codes))
+
+
+def test_citations_resolve_labels_in_order_without_duplicates() -> None:
+    cites = K.citations(["S8a", "S1", "S8a"])
+    assert [c.id for c in cites] == ["S8a", "S1"]
+    assert cites[0].url and "litfulo" in cites[0].url
+
+
+def test_accessors_raise_knowledge_error_for_unknown_names() -> None:
+    with pytest.raises(KnowledgeError):
+        K.drug("aspirin")
+    with pytest.raises(KnowledgeError):
+        K.parameter("nope")
+    assert K.parameter("salt_review_weeks").policy is True
+
+
+def test_order_coding_is_the_first_verified_code() -> None:
+    assert K.order_coding("lab.cbc_panel").code == "57021-8"
+    assert K.order_coding("lab.hbv_dna").code == "29615-2"  # no verified code: the first one

@@ -1,0 +1,82 @@
+"""Step 6: response - SALT reviews, target, baricitinib escalation/step-down, no-benefit, stopping."""
+
+from __future__ import annotations
+
+from rules_builders import episode, medication, patient, run, salt, stop_order, with_lab
+
+from clinical_core.findings import ActionKind, Severity
+
+
+def _bari(dose: float, start_days_ago: int, *scores: tuple[float, int], **fields: object) -> object:
+    return patient(
+        therapies=(episode("baricitinib", start_days_ago, dose),),
+        salt_scores=tuple(salt(v, d) for v, d in scores),
+        **fields,
+    )
+
+
+def test_salt_due_after_week12_without_a_new_score() -> None:
+    finding = run(_bari(2, 13 * 7, (60, 13 * 7 + 2))).by_id("response.salt.due")  # type: ignore[arg-type]
+    assert finding is not None and finding.actions[0].kind == ActionKind.RECORD_SALT
+
+
+def test_salt_not_due_before_week12() -> None:
+    assert "response.salt.due" not in run(_bari(2, 11 * 7, (60, 11 * 7 + 2))).ids  # type: ignore[arg-type]
+
+
+def test_target_met_at_salt_20_not_at_21() -> None:
+    assert "response.target_met" in run(_bari(2, 100, (60, 110), (20, 3))).ids  # type: ignore[arg-type]
+    assert "response.target_met" not in run(_bari(2, 100, (60, 110), (21, 3))).ids  # type: ignore[arg-type]
+
+
+def test_baricitinib_2mg_consider_4mg_at_week12_above_target() -> None:
+    finding = run(_bari(2, 12 * 7, (60, 90), (45, 2))).by_id("response.baricitinib.consider_4mg")  # type: ignore[arg-type]
+    assert finding is not None and finding.severity == Severity.WARNING
+    assert finding.actions[0].dose_mg == 4 and finding.actions[0].target == "MedicationRequest/baricitinib-84"
+
+
+def test_baricitinib_no_escalation_before_review_week() -> None:
+    assert "response.baricitinib.consider_4mg" not in run(_bari(2, 11 * 7, (60, 80), (45, 2))).ids  # type: ignore[arg-type]
+
+
+def test_baricitinib_escalation_without_action_when_egfr_in_reduction_band() -> None:
+    record = with_lab(_bari(2, 12 * 7, (60, 90), (45, 2)), "egfr", 45)  # type: ignore[arg-type]
+    finding = run(record).by_id("response.baricitinib.consider_4mg")
+    assert finding is not None and finding.actions == ()
+
+
+def test_baricitinib_escalation_without_action_with_probenecid() -> None:
+    record = _bari(
+        2, 12 * 7, (60, 90), (45, 2), medications=(medication("probenecid", "strong_oat3_inhibitor"),)
+    )
+    finding = run(record).by_id("response.baricitinib.consider_4mg")  # type: ignore[arg-type]
+    assert finding is not None and finding.actions == ()
+
+
+def test_baricitinib_4mg_at_target_consider_2mg() -> None:
+    finding = run(_bari(4, 200, (90, 210), (15, 2))).by_id("response.baricitinib.consider_2mg")  # type: ignore[arg-type]
+    assert finding is not None and finding.actions[0].dose_mg == 2
+
+
+def test_no_benefit_review_at_week36_not_at_week35() -> None:
+    at = run(_bari(4, 36 * 7, (60, 260), (55, 2)))  # type: ignore[arg-type]
+    before = run(_bari(4, 35 * 7, (60, 250), (55, 2)))  # type: ignore[arg-type]
+    assert "response.no_benefit.review" in at.ids and "response.no_benefit.review" not in before.ids
+
+
+def test_no_benefit_not_raised_when_improved_by_10_points() -> None:
+    assert "response.no_benefit.review" not in run(_bari(4, 40 * 7, (60, 290), (50, 2))).ids  # type: ignore[arg-type]
+    assert "response.no_benefit.review" in run(_bari(4, 40 * 7, (60, 290), (51, 2))).ids  # type: ignore[arg-type]
+
+
+def test_no_benefit_applies_to_ritlecitinib_as_policy() -> None:
+    record = patient(
+        therapies=(episode("ritlecitinib", 40 * 7, 50),), salt_scores=(salt(80, 290), salt(78, 2))
+    )
+    assert "response.no_benefit.review" in run(record).ids
+
+
+def test_stopping_a_jak_warns_about_relapse() -> None:
+    record = _bari(2, 300, (60, 310), (10, 2))
+    finding = run(record, (stop_order("baricitinib"),)).by_id("response.stop.relapse_warning")  # type: ignore[arg-type]
+    assert finding is not None and finding.severity == Severity.WARNING and not finding.verified

@@ -1,0 +1,91 @@
+"""Chromium: launch -> dashboard (right patient) -> SALT entry -> Observation in FHIR -> new chart point."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import requests
+from smart_fakes import make_app, make_settings
+from smart_servers import core_or_standin, integration_knowledge, serve
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def test_launch_dashboard_salt_entry_and_new_chart_point(
+    browser, fhir_base_url, loaded_patients, tmp_path, monkeypatch
+):
+    from sandbox.fhir_server import free_port
+    from sandbox.smart_server import create_smart_server
+
+    patient_id = next(ids[0] for ids in loaded_patients.values() if ids)
+    core_or_standin(monkeypatch)
+    app_port, smart_port = free_port(), free_port()
+    app_base, smart_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{smart_port}"
+    smart = create_smart_server(
+        fhir_base_url,
+        smart_base,
+        clients=[{"client_id": "aa-jak-ui", "redirect_uris": [f"{app_base}/app/callback"]}],
+    )
+    product = make_app(
+        make_settings(
+            tmp_path,
+            public_base_url=app_base,
+            frozen_today=None,
+            smart_clients=[{"iss": f"{smart_base}/fhir", "client_id": "aa-jak-ui"}],
+        )
+    )
+    product.config["TESTING"] = False
+    product.extensions["smart_app"].knowledge_loader = integration_knowledge
+    patient = requests.get(f"{fhir_base_url}/Patient/{patient_id}", timeout=5).json()
+    family = patient["name"][0].get("family", "")
+
+    with serve(smart, smart_port), serve(product, app_port):
+        launch = requests.post(f"{smart_base}/auth/launches", json={"patient": patient_id}, timeout=5).json()[
+            "launch"
+        ]
+        page = browser.new_page(viewport={"width": 800, "height": 900})
+        page.goto(f"{app_base}/app/launch?iss={smart_base}/fhir&launch={launch}")
+        page.wait_for_url(re.compile(r".*/app/c/[^/]+/$"))
+        assert family in page.locator("#patient-name").inner_text()
+        before = page.locator(".salt-point").count()
+
+        page.click("#record-salt")
+        page.fill("#loss_vertex", "50")
+        page.fill("#loss_posterior", "50")
+        page.fill("#loss_right", "50")
+        page.fill("#loss_left", "50")
+        assert page.locator("#salt-preview").inner_text() == "50"  # the local JS preview
+        form_id = page.locator("input[name=form_id]").get_attribute("value")
+        page.click("#save-salt")
+        page.wait_for_url(re.compile(r".*saved=created"))
+        assert "201 Created" in page.locator("#save-result").inner_text()
+
+        system = product.config["SETTINGS"].smart_salt_identifier_system
+        found = requests.get(
+            f"{fhir_base_url}/Observation", params={"identifier": f"{system}|{form_id}"}, timeout=5
+        ).json()
+        assert len(found.get("entry", [])) == 1
+        assert page.locator(".salt-point").count() == before + 1

@@ -1,0 +1,109 @@
+"""What the clinician sees: banner, status, checklists, timeline, findings, charts, gating, print."""
+
+from __future__ import annotations
+
+import re
+
+from smart_fakes import Launcher
+
+
+def test_dashboard_shows_banner_status_checklists_timeline_and_findings(launcher: Launcher, client):
+    body = client.get(launcher.launch()).get_data(as_text=True)
+    assert 'id="patient-name">Alice Alpha<' in body
+    assert "36 y" in body and "female" in body and "MRN-A" in body
+    assert "On therapy" in body and "Baricitinib, 2 mg 1x daily, week 10" in body
+    assert 'id="eligibility"' in body and 'id="baseline"' in body and 'id="timeline"' in body
+    assert 'data-finding-id="monitoring.cbc_week12.overdue"' in body
+    assert "Order a CBC &lt;now&gt;." in body  # finding text is escaped
+    assert "TB screening (IGRA or TST)" in body  # the "cannot determine: missing" list
+    assert "As of 2026-04-20" in body
+
+
+def test_refresh_stays_in_the_same_launch_context(launcher: Launcher, client):
+    path = launcher.launch()
+    body = client.get(path).get_data(as_text=True)
+    assert re.search(rf'id="refresh" href="{re.escape(path)}"', body)
+
+
+def test_patient_banner_hidden_when_need_patient_banner_is_false(launcher: Launcher, client, ehr):
+    ehr.token_extra = {"need_patient_banner": False}
+    body = client.get(launcher.launch()).get_data(as_text=True)
+    assert 'class="banner"' not in body
+    assert "Alice Alpha" in body  # still said, for screen readers
+
+
+def test_patient_banner_shown_when_need_patient_banner_is_absent(launcher: Launcher, client, ehr):
+    ehr.token_extra = {"need_patient_banner": None}
+    assert 'class="banner"' in client.get(launcher.launch()).get_data(as_text=True)
+
+
+def test_salt_chart_has_stable_point_ids_target_line_and_therapy_marker(launcher: Launcher, client):
+    body = client.get(launcher.launch()).get_data(as_text=True)
+    assert 'id="chart-salt" data-point-count="1"' in body
+    assert body.count('id="salt-point-') == 1
+    assert "response target (SALT ≤ 20)" in body
+    assert "start: Baricitinib 2 mg" in body
+    assert "<script" not in body.split('id="charts"')[1].split("</section>")[0]
+
+
+def test_lab_chart_draws_the_drug_threshold_from_knowledge(launcher: Launcher, client):
+    body = client.get(launcher.launch()).get_data(as_text=True)
+    assert 'id="chart-alc" data-point-count="2"' in body
+    assert "do not start below / interrupt below (Baricitinib): 500" in body
+
+
+def test_pages_reference_no_external_scripts_or_styles(launcher: Launcher, client):
+    body = client.get(launcher.launch()).get_data(as_text=True)
+    for src in re.findall(r'<(?:script|link|img)[^>]*(?:src|href)="([^"]+)"', body):
+        assert src.startswith("/app/"), src
+    assert "cdn" not in body.lower()
+
+
+def test_therapy_options_with_evidence_and_durability_caveat(launcher: Launcher, client):
+    body = client.get(launcher.launch()).get_data(as_text=True)
+    assert 'id="therapy-options"' in body and "BRAVE-AA1: SALT &lt;= 20 at week 36." in body
+    assert 'href="https://example.org/label"' in body
+    assert 'id="durability"' in body and "Relapse after stopping." in body
+
+
+def test_write_control_shown_with_observation_create_scope(launcher: Launcher, client):
+    assert 'id="record-salt"' in client.get(launcher.launch()).get_data(as_text=True)
+
+
+def test_write_control_hidden_without_write_scope_and_incomplete_data_noted(launcher: Launcher, client, ehr):
+    ehr.grant_scope = "launch openid fhirUser patient/Patient.r patient/Observation.rs patient/Condition.rs"
+    path = launcher.launch()
+    body = client.get(path).get_data(as_text=True)
+    assert 'id="record-salt"' not in body
+    assert 'id="incomplete"' in body and "Data may be incomplete" in body
+    assert "patient/Observation.c" in body
+    assert client.get(path + "salt").status_code == 403
+    assert client.post(path + "salt", data={}).status_code == 403
+
+
+def test_v1_write_scope_counts_as_observation_create(launcher: Launcher, client, ehr):
+    ehr.grant_scope = "launch patient/Patient.read patient/Observation.read patient/Observation.write"
+    assert 'id="record-salt"' in client.get(launcher.launch()).get_data(as_text=True)
+
+
+def test_resource_types_without_read_scope_are_not_queried(launcher: Launcher, client, ehr):
+    ehr.grant_scope = "launch patient/Patient.r patient/Observation.rs patient/Observation.c"
+    client.get(launcher.launch())
+    assert not any("/Condition" in r.url or "/Immunization" in r.url for r in ehr.fhir_requests)
+
+
+def test_print_view_for_prior_authorization(launcher: Launcher, client):
+    path = launcher.launch()
+    r = client.get(path + "print")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 200
+    for heading in ("Diagnosis and duration", "Severity", "Prior therapies", "Eligibility and baseline"):
+        assert heading in body
+    assert "Alice Alpha" in body
+
+
+def test_security_headers_on_pages(launcher: Launcher, client):
+    r = client.get(launcher.launch())
+    assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert "script-src 'self'" in r.headers["Content-Security-Policy"]

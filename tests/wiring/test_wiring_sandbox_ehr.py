@@ -1,0 +1,279 @@
+"""The EHR simulator page (sandbox/ehr.py) against a mocked product and FHIR server."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+import responses
+from flask import Flask, jsonify
+
+from sandbox import ehr
+from sandbox.keys import SigningKey
+from sandbox.runner import SandboxPorts, product_settings
+
+FHIR = "http://fhir.test/fhir"
+PRODUCT = "http://product.test"
+SANDBOX = "http://sandbox.test"
+
+PATIENT = {
+    "resourceType": "Patient",
+    "id": "p1",
+    "name": [{"given": ["Ada"], "family": "Lovelace"}],
+    "gender": "female",
+    "birthDate": "1990-02-03",
+}
+SERVICE = {
+    "id": "jak-aa-patient-view",
+    "hook": "patient-view",
+    "title": "JAK inhibitors for alopecia areata",
+    "description": "x",
+    "prefetch": {
+        "patient": "Patient/{{context.patientId}}",
+        "platelets": "Observation?patient={{context.patientId}}&code=http://loinc.org|777-3",
+    },
+}
+CARD = {
+    "uuid": "0f8c7e44-4b7d-4c19-9a0c-2d9d9c1f6a11",
+    "summary": "Platelets below 50 x10^9/L",
+    "indicator": "critical",
+    "source": {"label": "Litfulo label", "url": "https://example.org/litfulo"},
+    "detail": "**Interrupt** ritlecitinib.\n- repeat CBC\n`Observation/o1`\n<script>alert(1)</script>",
+    "suggestions": [{"label": "Order CBC", "uuid": "5d3c1d1a-1a7e-4c55-9b37-7a8a4c4f2b22"}],
+    "overrideReasons": [
+        {"code": "patient-declined", "system": "http://example.org/reasons", "display": "Declined"}
+    ],
+    "links": [{"label": "Open the monitoring app", "url": f"{PRODUCT}/app/launch", "type": "smart"}],
+}
+
+
+@pytest.fixture
+def key():
+    return SigningKey.generate()
+
+
+@pytest.fixture
+def client(key):
+    app = Flask(__name__)
+    launches = []
+
+    @app.post("/auth/launches")
+    def create_launch():  # stands in for sandbox/smart_server.py
+        from flask import request
+
+        launches.append(request.get_json())
+        return jsonify(launch="L-123"), 201
+
+    ehr.init_app(
+        app, ehr.EhrConfig(fhir_upstream=FHIR, public_base=SANDBOX, product_base=PRODUCT, signing_key=key)
+    )
+    app.launches = launches
+    return app.test_client()
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(f"{FHIR}/Patient/p1", json=PATIENT)
+        mock.get(
+            f"{FHIR}/Patient",
+            json={"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": PATIENT}]},
+        )
+        mock.get(f"{FHIR}/Observation", json={"resourceType": "Bundle", "type": "searchset", "total": 0})
+        mock.get(f"{PRODUCT}/cds-services", json={"services": [SERVICE]})
+        mock.post(f"{PRODUCT}/cds-services/{SERVICE['id']}", json={"cards": [CARD]})
+        mock.post(f"{PRODUCT}/cds-services/{SERVICE['id']}/feedback", body="")
+        yield mock
+
+
+def verified_claims(key: SigningKey, authorization: str, aud: str) -> dict:
+    token = authorization.removeprefix("Bearer ")
+    header = jwt.get_unverified_header(token)
+    assert header["alg"] == "ES384"
+    assert header["typ"] == "JWT"
+    assert header["kid"] == key.kid
+    assert header["jku"] == f"{SANDBOX}/.well-known/jwks.json"
+    public = jwt.PyJWK(key.public_jwks()["keys"][0]).key
+    return jwt.decode(token, public, algorithms=["ES384"], audience=aud)
+
+
+def test_index_lists_the_patients_from_the_fhir_server(client, mocked):
+    page = client.get("/").get_data(as_text=True)
+    assert "Ada Lovelace" in page
+    assert "/patients/p1" in page
+
+
+def test_jwks_serves_the_public_key_only(client, key):
+    jwks = client.get("/.well-known/jwks.json").json
+    assert jwks["keys"][0]["kid"] == key.kid
+    assert jwks["keys"][0]["crv"] == "P-384"
+    assert "d" not in jwks["keys"][0]
+
+
+def test_patient_view_calls_the_service_with_a_signed_jwt_and_filled_prefetch(client, mocked, key):
+    page = client.post("/patients/p1/patient-view").get_data(as_text=True)
+    service_call = next(c for c in mocked.calls if c.request.url.endswith(f"/cds-services/{SERVICE['id']}"))
+    url = f"{PRODUCT}/cds-services/{SERVICE['id']}"
+    claims = verified_claims(key, service_call.request.headers["Authorization"], url)
+    assert claims["iss"] == SANDBOX
+    assert claims["exp"] - claims["iat"] == 300
+    body = json.loads(service_call.request.body)
+    assert body["hook"] == "patient-view"
+    assert body["context"] == {"userId": ehr.PRACTITIONER, "patientId": "p1"}
+    assert body["fhirServer"] == FHIR
+    assert "fhirAuthorization" not in body
+    assert body["prefetch"]["patient"] == PATIENT
+    assert body["prefetch"]["platelets"]["resourceType"] == "Bundle"
+    discovery = next(c for c in mocked.calls if c.request.url == f"{PRODUCT}/cds-services")
+    verified_claims(key, discovery.request.headers["Authorization"], f"{PRODUCT}/cds-services")
+    # the card is rendered, its markdown rendered simply and its HTML escaped
+    assert "Platelets below 50 x10^9/L" in page
+    assert "<strong>Interrupt</strong>" in page
+    assert "<li>repeat CBC</li>" in page
+    assert "<code>Observation/o1</code>" in page
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page
+    assert "Order CBC" in page
+    assert 'href="https://example.org/litfulo"' in page
+
+
+def test_prefetch_template_with_unknown_token_is_left_out(client, mocked):
+    with client.application.test_request_context():
+        assert ehr._fill_template("Encounter/{{context.encounterId}}", {"patientId": "p1"}) is None
+        assert (
+            ehr._fill_template("Practitioner/{{userPractitionerId}}", {"userId": "Practitioner/x"})
+            == "Practitioner/x"
+        )
+        assert ehr._fill_template("Patient/{{context.patientId}}", {"patientId": "p1"}) == "Patient/p1"
+
+
+def test_accepting_a_suggestion_sends_feedback_with_aud_of_the_feedback_url(client, mocked, key):
+    response = client.post(
+        "/feedback",
+        data={
+            "service_id": SERVICE["id"],
+            "card_uuid": CARD["uuid"],
+            "outcome": "accepted",
+            "suggestion_uuid": CARD["suggestions"][0]["uuid"],
+            "patient_id": "p1",
+        },
+    )
+    assert response.status_code == 302
+    call = mocked.calls[-1]
+    url = f"{PRODUCT}/cds-services/{SERVICE['id']}/feedback"
+    assert call.request.url == url
+    verified_claims(key, call.request.headers["Authorization"], url)
+    (item,) = json.loads(call.request.body)["feedback"]
+    assert item["card"] == CARD["uuid"]
+    assert item["outcome"] == "accepted"
+    assert item["acceptedSuggestions"] == [{"id": CARD["suggestions"][0]["uuid"]}]
+    assert item["outcomeTimestamp"].endswith("Z")
+
+
+def test_dismissing_with_an_override_reason_sends_it(client, mocked):
+    reason = CARD["overrideReasons"][0]
+    client.post(
+        "/feedback",
+        data={
+            "service_id": SERVICE["id"],
+            "card_uuid": CARD["uuid"],
+            "outcome": "overridden",
+            "override_reason": json.dumps(reason),
+            "override_comment": "discussed",
+            "patient_id": "p1",
+        },
+    )
+    (item,) = json.loads(mocked.calls[-1].request.body)["feedback"]
+    assert item["outcome"] == "overridden"
+    assert item["overrideReason"] == {"reason": reason, "userComment": "discussed"}
+
+
+def test_feedback_rejects_an_unknown_outcome(client, mocked):
+    assert (
+        client.post("/feedback", data={"service_id": "x", "card_uuid": "y", "outcome": "maybe"}).status_code
+        == 400
+    )
+
+
+def test_order_sign_sends_a_draft_medication_request_for_the_chosen_product(client, mocked):
+    mocked.replace(
+        responses.GET,
+        f"{PRODUCT}/cds-services",
+        json={"services": [dict(SERVICE, id="jak-order", hook="order-sign")]},
+    )
+    mocked.post(f"{PRODUCT}/cds-services/jak-order", json={"cards": []})
+    choice = next(c for c in ehr.order_choices() if c["display"].startswith("ritlecitinib"))
+    page = client.post("/patients/p1/order-sign", data={"code": choice["code"], "per_day": "1"}).get_data(
+        as_text=True
+    )
+    call = next(c for c in mocked.calls if c.request.url.endswith("/cds-services/jak-order"))
+    body = json.loads(call.request.body)
+    (entry,) = body["context"]["draftOrders"]["entry"]
+    order = entry["resource"]
+    assert order["status"] == "draft"
+    assert order["subject"] == {"reference": "Patient/p1"}
+    assert order["medicationCodeableConcept"]["coding"][0]["code"] == choice["code"]
+    assert order["dosageInstruction"][0]["timing"]["repeat"]["frequency"] == 1
+    assert "No cards." in page
+
+
+def test_order_choices_come_from_the_knowledge_file_and_exclude_topicals_and_brands():
+    displays = [c["display"] for c in ehr.order_choices()]
+    assert any(d.startswith("baricitinib") for d in displays)
+    assert not any("Topical" in d or "[" in d for d in displays)
+
+
+def test_launch_creates_a_launch_and_opens_the_product_with_iss_and_launch(client, mocked):
+    response = client.post("/patients/p1/launch")
+    assert response.status_code == 302
+    target = urlsplit(response.headers["Location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == f"{PRODUCT}/app/launch"
+    assert parse_qs(target.query) == {"iss": [f"{SANDBOX}/fhir"], "launch": ["L-123"]}
+    assert client.application.launches == [{"patient": "p1", "user": ehr.PRACTITIONER}]
+
+
+def test_launch_refuses_urls_outside_the_product(client, mocked):
+    assert client.post("/patients/p1/launch", data={"url": "https://evil.example/app"}).status_code == 400
+
+
+def test_markdown_rendering_escapes_html():
+    html = str(ehr.render_markdown("a <b>x</b> [site](https://example.org) [bad](javascript:alert(1))"))
+    assert "<b>" not in html
+    assert '<a href="https://example.org"' in html
+    assert 'href="javascript' not in html
+
+
+def test_product_settings_trust_the_sandbox(tmp_path, key):
+    ports = SandboxPorts(fhir=18090, sandbox=18091, product=18000)
+    jwks_file = key.write_jwks(tmp_path / "jwks.json")
+    values = product_settings(ports, tmp_path, jwks_file)
+    from aa_jak.settings import Settings
+
+    settings = Settings(**values)
+    assert settings.dev_mode
+    (issuer,) = settings.cds_trusted_issuers
+    assert issuer.iss == "http://127.0.0.1:18091"
+    assert json.loads(issuer.jwks_file.read_text()) == key.public_jwks()
+    (smart,) = settings.smart_clients
+    assert smart.iss == "http://127.0.0.1:18091/fhir"
+    assert settings.public_base_url == "http://127.0.0.1:18000"
+
+
+def test_sandbox_app_mounts_the_ehr_on_the_development_smart_server(key):
+    from sandbox.runner import create_sandbox_app
+
+    ports = SandboxPorts(fhir=18090, sandbox=18091, product=18000)
+    client = create_sandbox_app(ports, key).test_client()
+    config = client.get("/fhir/.well-known/smart-configuration")
+    assert config.status_code == 200
+    assert config.json["authorization_endpoint"] == f"{ports.sandbox_base}/auth/authorize"
+    assert client.get("/.well-known/jwks.json").json == key.public_jwks()
+    with responses.RequestsMock() as mock:
+        mock.get(f"{ports.fhir_base}/Patient/p1", json=PATIENT)
+        launched = client.post("/patients/p1/launch")
+    assert launched.status_code == 302
+    query = parse_qs(urlsplit(launched.headers["Location"]).query)
+    assert query["iss"] == [f"{ports.sandbox_base}/fhir"]
+    assert query["launch"][0]

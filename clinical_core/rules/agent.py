@@ -212,7 +212,8 @@ def interactions(ctx: Context) -> list[Finding]:
     moderate/strong CYP2C9 inhibitors: contraindicated [S13, unverified]; ritlecitinib + strong
     CYP3A inducers: not recommended [S8c]; ruxolitinib/tofacitinib + strong CYP3A4 inhibitors [S16b, S17b].
     **When** the drug is given or proposed with a medication in the class its label names.
-    **Then** contraindicated -> critical (hard stop on a proposed order); otherwise a warning,
+    **Then** contraindicated or not recommended -> critical (hard stop on a proposed order, like
+    the renal and hepatic "not recommended" rules, and failing eligibility); otherwise a warning,
     with a dose change where the label gives the reduced dose.
     """
     out: list[Finding] = []
@@ -221,7 +222,7 @@ def interactions(ctx: Context) -> list[Finding]:
             finding_id = INTERACTION_FINDINGS.get(interaction.drug_class)
             if finding_id is None:
                 continue
-            contraindicated = interaction.effect == "contraindicated"
+            blocking = interaction.effect in ("contraindicated", "not_recommended")
             display = ctx.drug(drug).display
             effect = interaction.effect.replace("_", " ")
             out.append(
@@ -229,14 +230,14 @@ def interactions(ctx: Context) -> list[Finding]:
                     ctx,
                     finding_id,
                     Category.AGENT,
-                    Severity.CRITICAL if contraindicated else Severity.WARNING,
+                    Severity.CRITICAL if blocking else Severity.WARNING,
                     f"{display} with {', '.join(names)}: {effect}"[:139],
                     lines=(interaction.text,),
                     evidence=[Evidence("Medication", n) for n in names],
                     facts=(interaction,),
                     actions=_reduced_dose_action(ctx, drug, interaction.reduce),
                     drug=drug,
-                    hard_stop=contraindicated and ctx.hard_stop([drug]),
+                    hard_stop=blocking and ctx.hard_stop([drug]),
                 )
             )
     return out

@@ -91,10 +91,10 @@ def test_deuruxolitinib_with_fluconazole_is_contraindicated_hard_stop_unverified
     assert finding.verified is False
 
 
-def test_ritlecitinib_with_rifampin_is_not_recommended() -> None:
+def test_ritlecitinib_with_rifampin_is_a_hard_stop_because_the_label_says_not_recommended() -> None:
     record = patient(medications=(medication("rifampin", "strong_cyp3a_inducer"),))
     finding = run(record, (start_order("ritlecitinib", 50),)).by_id("agent.interaction.cyp3a_inducer")
-    assert finding is not None and finding.severity == Severity.WARNING
+    assert finding is not None and finding.severity == Severity.CRITICAL and finding.hard_stop
 
 
 def test_tofacitinib_with_strong_cyp3a4_inhibitor() -> None:

@@ -117,16 +117,17 @@ def current_episodes(record: PatientRecord, as_of: date) -> list[TherapyEpisode]
         e
         for e in record.therapies
         if e.status in ACTIVE_ORDER_STATUSES
-        and e.start is not None
-        and e.start <= as_of
+        and (e.start is None or e.start <= as_of)
         and (e.end is None or e.end >= as_of)
     ]
-    return sorted(running, key=lambda e: e.start or as_of)
+    # An active order without a start date still means the patient is on the drug.
+    return sorted(running, key=lambda e: e.start or date.min)
 
 
 def therapy_run(record: PatientRecord, episode: TherapyEpisode, gap_days: int) -> TherapyRun:
     """Start of the continuous run on the episode's drug, across dose changes and short gaps."""
-    assert episode.start is not None
+    if episode.start is None:
+        return TherapyRun(drug=episode.drug, start=None, episode=episode)
     start = episode.start
     earlier = sorted(
         (

@@ -2136,6 +2136,34 @@ def ritlecitinib_week4_labs_overdue() -> Scenario:
 
 
 @scenario
+def baricitinib_order_without_start_date() -> Scenario:
+    s = Scenario(
+        "baricitinib_order_without_start_date",
+        "An active baricitinib order with no authoredOn, bounds or validity period (as some EHR exports "
+        "send): the patient is on therapy, so no eligibility verdict, but the schedule cannot be placed.",
+        "active baricitinib order, no start date: ask for it",
+        "on-therapy",
+        must=["monitoring.start_unknown"],
+        must_not=[*ELIGIBILITY, "monitoring.lipids_week12.due", "response.salt.due"],
+        drug="baricitinib",
+    )
+    s.patient("female", years_ago(52, 40), "Uma")
+    s.alopecia_areata("universalis", 5 * 365)
+    s.salt(100, 200)
+    s.add(
+        {
+            "resourceType": "MedicationRequest",
+            "status": "active",
+            "intent": "order",
+            "medicationCodeableConcept": s._medication_concept("baricitinib 2"),
+            "subject": s.patient_ref,
+            "dosageInstruction": [{"text": "2 mg by mouth once daily"}],
+        }
+    )
+    return s
+
+
+@scenario
 def baricitinib_week12_lipids_due() -> Scenario:
     s = Scenario(
         "baricitinib_week12_lipids_due",
@@ -2144,7 +2172,7 @@ def baricitinib_week12_lipids_due() -> Scenario:
         "baricitinib week 12: lipids due",
         "on-therapy",
         must=["monitoring.lipids_week12.due"],
-        must_not=["monitoring.lipids_week12.overdue", *ELIGIBILITY],
+        must_not=["monitoring.lipids_week12.overdue", "monitoring.start_unknown", *ELIGIBILITY],
         drug="baricitinib",
     )
     on_therapy(s, "baricitinib 2", 2, 1, 12, given="Ned", extra_days=1)

@@ -5,9 +5,11 @@ preliminary and registered are left out on purpose; any other status (or none)
 is reported as uninterpretable. The date is effectiveDateTime, else
 effectivePeriod.start, else effectiveInstant, else issued.
 
-Quantities with a comparator ("<0.5", ">60") are reported as uninterpretable:
-a bound is not a value, and using it as one could hide a result below a
-threshold.
+Quantities with a lower bound (">60", ">=90") are read as the bound: every
+rule asks whether a value is *below* a threshold, so a lower bound can only
+over-report (a false alarm), never hide a low result; ">60" is how many labs
+report a normal eGFR. Upper bounds ("<0.5") are reported as uninterpretable:
+read as a value they could hide a result below a threshold.
 """
 
 from __future__ import annotations
@@ -194,8 +196,13 @@ class ObservationReader:
             self.facts.cannot_read(reference, what, f"value {shown(raw)!r} is not a finite number")
             return
         comparator = text(quantity, "comparator")
-        if comparator:
-            self.facts.cannot_read(reference, what, f"'{comparator}{original}' is a bound, not a value")
+        if comparator in ("<", "<="):
+            self.facts.cannot_read(reference, what, f"'{comparator}{original}' is an upper bound")
+            return
+        if comparator in (">", ">="):
+            original = f"{comparator}{original}"
+        elif comparator:
+            self.facts.cannot_read(reference, what, f"comparator {comparator!r} is not a FHIR comparator")
             return
         if value < 0:
             self.facts.cannot_read(reference, what, f"negative value {original!r}")

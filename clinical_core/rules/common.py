@@ -60,15 +60,15 @@ class TherapyRun:
     """The continuous run on the current JAK inhibitor, across dose changes."""
 
     drug: str
-    start: date
+    start: date | None  # None: the orders give no start date, so week-based rules cannot run
     episode: TherapyEpisode  # the current episode (current dose)
 
     @property
     def dose_mg(self) -> float | None:
         return self.episode.dose_mg
 
-    def week_on(self, day: date) -> int:
-        return max(0, (day - self.start).days // 7)
+    def week_on(self, day: date) -> int | None:
+        return None if self.start is None else max(0, (day - self.start).days // 7)
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,11 @@ class Context:
         return self.run is not None
 
     @property
+    def dated_run(self) -> TherapyRun | None:
+        """The current run when its start is known: what schedules and review weeks need."""
+        return self.run if self.run is not None and self.run.start is not None else None
+
+    @property
     def initiating(self) -> bool:
         """Before a start: not on a JAK inhibitor, or a proposed switch to another one."""
         if self.run is None:
@@ -98,7 +103,9 @@ class Context:
     @property
     def baseline_reference_date(self) -> date:
         """Baseline windows end here: today before a start, the start date once on therapy."""
-        return self.as_of if self.initiating or self.run is None else self.run.start
+        if self.initiating or self.run is None or self.run.start is None:
+            return self.as_of
+        return self.run.start
 
     def drug(self, key: str) -> Drug:
         return self.k.drug(key)

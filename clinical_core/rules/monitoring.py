@@ -43,6 +43,9 @@ class Occurrence:
 
 
 def _occurrences(ctx: Context, run: TherapyRun, item: ScheduleItem) -> list[Occurrence]:
+    begin = run.start
+    if begin is None:
+        return []
     p = ctx.k.parameters
     before, after = p.monitoring_window_days_before.value, p.monitoring_window_days_after.value
     if item.week is not None:
@@ -51,14 +54,14 @@ def _occurrences(ctx: Context, run: TherapyRun, item: ScheduleItem) -> list[Occu
         assert item.periodic_from_week is not None
         every = p.periodic_recheck_weeks.value
         week_list = [item.periodic_from_week]
-        while run.start + weeks(week_list[-1]) - days(before) <= ctx.as_of:
+        while begin + weeks(week_list[-1]) - days(before) <= ctx.as_of:
             week_list.append(week_list[-1] + every)
     out = []
     for index, week in enumerate(week_list):
-        due = run.start + weeks(week)
+        due = begin + weeks(week)
         later = week_list[index + 1] if index + 1 < len(week_list) else None
-        until = min(ctx.as_of, run.start + weeks(later) - days(before) - days(1)) if later else ctx.as_of
-        start = max(due - days(before), run.start + days(1))
+        until = min(ctx.as_of, begin + weeks(later) - days(before) - days(1)) if later else ctx.as_of
+        start = max(due - days(before), begin + days(1))
         done_dates = [latest_result_date(ctx, t, since=start, until=until) for t in item.tests]
         done_on = max(d for d in done_dates if d is not None) if all(done_dates) else None
         if done_on is not None:
@@ -82,9 +85,10 @@ def _occurrences(ctx: Context, run: TherapyRun, item: ScheduleItem) -> list[Occu
 
 
 def schedule(ctx: Context) -> list[Occurrence]:
-    if ctx.run is None:
+    run = ctx.dated_run
+    if run is None:
         return []
-    return [o for item in ctx.k.schedule(ctx.run.drug) for o in _occurrences(ctx, ctx.run, item)]
+    return [o for item in ctx.k.schedule(run.drug) for o in _occurrences(ctx, run, item)]
 
 
 def timeline(ctx: Context) -> tuple[TimelineEntry, ...]:
@@ -106,7 +110,8 @@ def due_and_overdue(ctx: Context) -> list[Finding]:
     periodic re-check interval has passed beyond its window (the periodic item takes over).
     **Then** info / warning; action: order the test.
     """
-    if ctx.run is None:
+    run = ctx.dated_run
+    if run is None or run.start is None:
         return []
     recheck = ctx.k.parameters.periodic_recheck_weeks.value
     out = []
@@ -125,13 +130,13 @@ def due_and_overdue(ctx: Context) -> list[Finding]:
                 Severity.WARNING if overdue else Severity.INFO,
                 f"{o.item.label}{policy}: {'overdue since' if overdue else 'due'} {o.due.isoformat()}"[:139],
                 lines=(
-                    f"Scheduled week {o.week} after the start on {ctx.run.start.isoformat()}; "
+                    f"Scheduled week {o.week} after the start on {run.start.isoformat()}; "
                     f"window {o.window_start.isoformat()} to {o.window_end.isoformat()}.",
                 ),
                 facts=(o.item,),
                 missing=tuple(LAB_LABELS.get(t, t) for t in o.item.tests),
                 actions=order_tests(ctx, o.item.order),
-                drug=ctx.run.drug,
+                drug=run.drug,
             )
         )
     return out
@@ -200,5 +205,33 @@ def lab_stops(ctx: Context) -> list[Finding]:
     return out
 
 
+def start_unknown(ctx: Context) -> list[Finding]:
+    """`monitoring.start_unknown`.
+
+    **When** the patient is on a JAK inhibitor but no order gives its start date.
+    **Then** warning: the monitoring schedule and the response review weeks count from the start,
+    so none of them can be checked until the start date is recorded.
+    """
+    if ctx.run is None or ctx.run.start is not None:
+        return []
+    display = ctx.drug(ctx.run.drug).display
+    return [
+        make(
+            ctx,
+            "monitoring.start_unknown",
+            Category.MONITORING,
+            Severity.WARNING,
+            f"On {display} with no start date: monitoring and response weeks cannot be checked",
+            lines=(
+                "Scheduled tests and SALT review weeks count from the therapy start. "
+                f"Record when {display} was started ({ctx.run.episode.reference}).",
+            ),
+            evidence=(Evidence("Current order", display, reference=ctx.run.episode.reference),),
+            missing=("therapy start date",),
+            drug=ctx.run.drug,
+        )
+    ]
+
+
 def findings(ctx: Context) -> list[Finding]:
-    return [*lab_stops(ctx), *due_and_overdue(ctx)]
+    return [*lab_stops(ctx), *start_unknown(ctx), *due_and_overdue(ctx)]

@@ -30,15 +30,17 @@ def salt_due(ctx: Context) -> list[Finding]:
     recorded since (from the review window's start).
     **Then** info; action: record SALT.
     """
-    if ctx.run is None:
+    run = ctx.dated_run
+    if run is None:
         return []
     review = ctx.k.parameters.salt_review_weeks
-    week_now = ctx.run.week_on(ctx.as_of)
+    week_now = run.week_on(ctx.as_of) or 0
     passed = [w for w in review.value if week_now >= w]
     if not passed:
         return []
     week = max(passed)
-    since = ctx.run.start + weeks(week) - days(ctx.k.parameters.monitoring_window_days_before.value)
+    assert run.start is not None
+    since = run.start + weeks(week) - days(ctx.k.parameters.monitoring_window_days_before.value)
     if latest_salt(ctx, after=since - days(1)) is not None:
         return []
     return [
@@ -55,7 +57,7 @@ def salt_due(ctx: Context) -> list[Finding]:
             facts=(review, ctx.k.parameters.response_target_salt),
             missing=("SALT score",),
             actions=(record_salt(),),
-            drug=ctx.run.drug,
+            drug=run.drug,
         )
     ]
 
@@ -106,7 +108,7 @@ def escalation(ctx: Context) -> list[Finding]:
     **Then** warning; action: change to the escalation dose (not offered when renal function or an
     interaction limits the dose).
     """
-    run = ctx.run
+    run = ctx.dated_run
     salt = _on_therapy_salt(ctx)
     if run is None or salt is None:
         return []
@@ -115,7 +117,7 @@ def escalation(ctx: Context) -> list[Finding]:
     if (
         esc is None
         or run.dose_mg != drug.doses.start.dose_mg
-        or run.week_on(ctx.as_of) < p.escalation_review_week.value
+        or (run.week_on(ctx.as_of) or 0) < p.escalation_review_week.value
     ):
         return []
     if salt.value <= p.response_target_salt.value:
@@ -154,7 +156,7 @@ def step_down(ctx: Context) -> list[Finding]:
     **When** on the escalation dose with the latest on-therapy SALT at or below target.
     **Then** info; action: change to the step-down dose.
     """
-    run = ctx.run
+    run = ctx.dated_run
     salt = _on_therapy_salt(ctx)
     if run is None or salt is None:
         return []
@@ -191,10 +193,10 @@ def no_benefit(ctx: Context) -> list[Finding]:
     improved by less than `min_improvement_salt` from the pre-treatment SALT.
     **Then** warning: review continuing therapy.
     """
-    run = ctx.run
+    run = ctx.dated_run
     salt = _on_therapy_salt(ctx)
     p = ctx.k.parameters
-    if run is None or salt is None or run.week_on(ctx.as_of) < p.no_benefit_review_week.value:
+    if run is None or salt is None or (run.week_on(ctx.as_of) or 0) < p.no_benefit_review_week.value:
         return []
     if salt.value <= p.response_target_salt.value:
         return []

@@ -6,6 +6,8 @@ EMA: in patients 65 and over use only if no alternative [S21a].
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from clinical_core.findings import Category, Evidence, Finding, Severity
 from clinical_core.record import SmokingStatus
 from clinical_core.rules.common import (
@@ -100,7 +102,9 @@ def live_vaccine(ctx: Context) -> list[Finding]:
         ]
     if ctx.run is None:
         return []
-    given = [v for v in ctx.record.vaccinations if v.live and ctx.run.start <= v.when <= ctx.as_of]
+    # With no start date on record, look back as far as the pre-start live-vaccine window.
+    since = ctx.run.start or ctx.as_of - timedelta(days=ctx.k.parameters.live_vaccine_lookback_days.value)
+    given = [v for v in ctx.record.vaccinations if v.live and since <= v.when <= ctx.as_of]
     if not given:
         return []
     return [
@@ -128,7 +132,8 @@ def pregnancy(ctx: Context) -> list[Finding]:
     """
     if ctx.run is None:
         return []
-    evidence = pregnancy_evidence(ctx, ctx.run.start)
+    lookback = ctx.k.parameters.baseline_lookback_days.value["pregnancy_test"]
+    evidence = pregnancy_evidence(ctx, ctx.run.start or ctx.as_of - timedelta(days=lookback))
     if not evidence:
         return []
     drug = ctx.drug(ctx.run.drug)

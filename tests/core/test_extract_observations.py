@@ -72,7 +72,16 @@ def test_non_numeric_value_becomes_uninterpretable() -> None:
     assert rec.labs == () and "not a finite number" in rec.uninterpretable[0].why
 
 
-def test_value_with_a_comparator_is_a_bound_and_becomes_uninterpretable() -> None:
+def test_egfr_reported_as_greater_than_60_is_read_as_its_lower_bound() -> None:
+    obs = observation("98979-8", 60, "mL/min/{1.73_m2}", "2026-01-02")
+    obs["valueQuantity"]["comparator"] = ">"
+    rec = record(obs)
+    found = [(lab.test, lab.value, lab.original) for lab in rec.labs]
+    assert found == [("egfr", 60.0, ">60 mL/min/{1.73_m2}")]
+    assert rec.uninterpretable == ()
+
+
+def test_value_with_an_upper_bound_comparator_becomes_uninterpretable() -> None:
     obs = observation("731-0", 0.5, "10*3/uL", "2026-01-02")
     obs["valueQuantity"]["comparator"] = "<"
     rec = record(obs)

@@ -124,3 +124,13 @@ def test_therapy_start_spans_dose_changes() -> None:
     assert assessment.status == "on-therapy"
     assert assessment.therapy_start is not None and (assessment.as_of - assessment.therapy_start).days == 200
     assert assessment.therapy_week == 28
+
+
+def test_active_jak_order_without_start_date_is_on_therapy_and_asks_for_the_start() -> None:
+    from dataclasses import replace
+
+    undated = replace(episode("baricitinib", 60, 2), start=None)
+    assessment = run(patient(therapies=(undated,)))
+    assert assessment.status == "on-therapy" and assessment.therapy_week is None
+    assert "monitoring.start_unknown" in assessment.ids
+    assert "eligibility.undetermined" not in assessment.ids and assessment.timeline == ()

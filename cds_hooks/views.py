@@ -1,0 +1,263 @@
+"""HTTP endpoints of the CDS Hooks service (spec https://cds-hooks.hl7.org/2.0/).
+
+- `GET  /cds-services`                 discovery (§Discovery; A1-A3)
+- `POST /cds-services/{id}`            call a service (§Calling a CDS Service; A4-A8, B, C, D)
+- `POST /cds-services/{id}/feedback`   feedback (§Feedback; E1-E4)
+- `GET  /cds-services/openapi.json`    this API's OpenAPI 3.1 document
+Every endpoint except the OpenAPI document requires the client JWT (F2),
+unless `settings.dev_mode`. Errors are typed exceptions mapped in `errors`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from cds_hooks import metrics
+from cds_hooks.data import FhirSource, collect, resolve_medications
+from cds_hooks.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    register_error_handlers,
+)
+from cds_hooks.feedback import parse_feedback
+from cds_hooks.models import CdsResponse, DiscoveryResponse
+from cds_hooks.render import RenderContext, as_of_today, render
+from cds_hooks.request import HookRequest, parse_hook_request, parse_json
+from cds_hooks.state import CdsHooksState
+
+log = logging.getLogger(__name__)
+bp = Blueprint("cds_hooks", __name__)
+register_error_handlers(bp)
+_OTHER_METHODS = ["PUT", "PATCH", "DELETE"]
+
+
+def _state() -> CdsHooksState:
+    return current_app.extensions["cds_hooks"]  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- request lifecycle
+
+
+@bp.before_request
+def _authenticate() -> None:
+    g.cds_started = time.perf_counter()
+    g.cds_client = None
+    if request.method == "OPTIONS" or request.endpoint == "cds_hooks.openapi":
+        return  # CORS preflight carries no credentials (F8); the API description is public
+    state = _state()
+    if state.settings.dev_mode:
+        return
+    audience = state.settings.public_base_url.rstrip("/") + request.path
+    g.cds_client = state.authenticator.authenticate(request.headers.get("Authorization"), audience)
+
+
+@bp.after_request
+def _record(response: Response) -> Response:
+    started = g.get("cds_started")
+    if started is None or request.method == "OPTIONS":
+        return response
+    seconds = time.perf_counter() - started
+    service_id = g.get("cds_service_id")
+    endpoint = request.endpoint.rsplit(".", 1)[-1] if request.endpoint else "unknown"
+    metrics.observe(service_id or "none", endpoint, response.status_code, seconds)
+    if response.status_code == 401:
+        log.info("cds_hooks: 401 (%s)", g.get("cds_status_reason", ""))
+    writes: list[Callable[[], None]] = list(g.get("cds_deferred_writes", ()))
+    if endpoint == "invoke" and service_id:
+        writes.append(_audit_write(service_id, response.status_code, seconds))
+    if writes:
+        # Storage writes (card -> finding map, audit) run once the answer is sent: the EHR
+        # does not wait for them. Under WSGI the server calls close() after the last byte.
+        response.call_on_close(lambda: _run_writes(writes))
+    return response
+
+
+def _run_writes(writes: list[Callable[[], None]]) -> None:
+    for write in writes:
+        try:
+            write()
+        except Exception as error:  # a failed write must not break the next request
+            log.warning("cds_hooks: storage write failed (%s)", type(error).__name__)
+
+
+def _audit_write(service_id: str, status: int, seconds: float) -> Callable[[], None]:
+    """One audit record per invocation, without PHI: ids, status, latency, finding ids."""
+    from storage import AuditRecord
+
+    client = g.get("cds_client")
+    record = AuditRecord(
+        time=datetime.now(UTC),
+        service_id=service_id,
+        hook=g.get("cds_hook") or "unknown",
+        hook_instance=g.get("cds_hook_instance") or "",
+        issuer=client.issuer.iss if client else None,
+        status=status,
+        latency_ms=round(seconds * 1000, 1),
+        finding_ids=list(g.get("cds_finding_ids", ())),
+    )
+    storage = _state().storage()
+    return lambda: storage.record_audit(record)
+
+
+def _read_json() -> Any:
+    state = _state()
+    length = request.content_length
+    if length is not None and length > state.settings.cds_max_body_bytes:
+        raise PayloadTooLarge(f"request body over {state.settings.cds_max_body_bytes} bytes")
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType("send the body as application/json")
+    return parse_json(request.get_data(cache=False))
+
+
+# ---------------------------------------------------------------- discovery
+
+
+@bp.get("/cds-services")
+def discovery() -> Response:
+    services = tuple(s.describe() for s in _state().registry.services)
+    return jsonify(DiscoveryResponse(services=services).to_json())
+
+
+@bp.route("/cds-services", methods=["POST", *_OTHER_METHODS], endpoint="discovery_other")
+def discovery_other() -> Response:
+    raise MethodNotAllowed("discovery is GET only", allow="GET, OPTIONS")
+
+
+@bp.get("/cds-services/openapi.json")
+def openapi() -> Response:
+    return jsonify(_state().openapi)
+
+
+# ---------------------------------------------------------------- services
+
+
+@bp.post("/cds-services/<service_id>")
+def invoke(service_id: str) -> Response:
+    state = _state()
+    service = state.registry.get(service_id)
+    if service is None:
+        raise NotFound(f"no CDS service '{service_id}'")
+    g.cds_service_id = service.id
+    g.cds_hook = service.hook
+    hook_request = parse_hook_request(_read_json(), service.hook)
+    g.cds_hook_instance = hook_request.hook_instance
+    source = _fhir_source(hook_request)
+
+    clients: dict[str, Any] = {}
+
+    def client_for(src: FhirSource) -> Any:
+        if "client" not in clients:
+            clients["client"] = state.client_factory(src)
+        return clients["client"]
+
+    try:
+        by_key = collect(hook_request, service.prefetch, source, client_for)
+        _check_patient(hook_request, by_key.get("patient", []))
+        resources = [r for key in service.prefetch for r in by_key.get(key, [])]
+        drafts = hook_request.draft_orders() if service.hook != "patient-view" else []
+        resources += resolve_medications(resources + drafts, source, client_for)
+    finally:
+        close = getattr(clients.get("client"), "close", None)
+        if callable(close):
+            close()
+
+    assessment, orders = state.engine.assess(resources, drafts, as_of_today(state.settings.frozen_today))
+    all_drafts = hook_request.all_draft_orders()
+    ctx = RenderContext(
+        hook=service.hook,
+        public_base_url=state.settings.public_base_url,
+        patient_id=hook_request.patient_id,
+        new_uuid=state.new_uuid,
+        user_id=hook_request.context.get("userId"),
+        encounter_id=hook_request.context.get("encounterId"),
+        drafts={_ref(r): r for r in all_drafts if _ref(r)},
+        known={_ref(r): r for r in resources if _ref(r)},
+        proposed=tuple(orders),
+    )
+    rendered = render(assessment, ctx)
+    response = CdsResponse(cards=tuple(r.card for r in rendered))
+    g.cds_finding_ids = [fid for r in rendered for fid in r.finding_ids]
+    if rendered:
+        storage = state.storage()
+        pairs = [(r.card.uuid, fid) for r in rendered for fid in r.finding_ids]
+        now = datetime.now(UTC)
+        g.cds_deferred_writes = [
+            lambda: storage.record_cards(service.id, hook_request.hook_instance, pairs, now)
+        ]
+        for r in rendered:
+            metrics.CARDS.labels(service.id, r.card.indicator).inc()
+    return jsonify(response.to_json())
+
+
+def _ref(resource: dict[str, Any]) -> str:
+    rid = resource.get("id")
+    return f"{resource.get('resourceType')}/{rid}" if isinstance(rid, str) and rid else ""
+
+
+def _check_patient(hook_request: HookRequest, patients: list[dict[str, Any]]) -> None:
+    for patient in patients:
+        if patient.get("resourceType") != "Patient" or patient.get("id") != hook_request.patient_id:
+            raise BadRequest("prefetch.patient does not match context.patientId")
+
+
+def _fhir_source(hook_request: HookRequest) -> FhirSource | None:
+    """The FHIR server the service may query for missing data (B2, C7, C8)."""
+    if hook_request.fhir_server is None:
+        return None
+    settings = _state().settings
+    server = hook_request.fhir_server.rstrip("/")
+    if not settings.dev_mode:
+        if not server.lower().startswith("https://"):
+            raise BadRequest("fhirServer must use https")
+        client = g.get("cds_client")
+        allowed = {s.rstrip("/") for s in client.issuer.fhir_servers} if client else set()
+        if server not in allowed:
+            raise BadRequest("fhirServer is not allow-listed for this CDS client")
+    token = hook_request.fhir_authorization.access_token if hook_request.fhir_authorization else None
+    return FhirSource(base_url=server, token=token)
+
+
+@bp.get("/cds-services/<service_id>")
+def service_get(service_id: str) -> Response:
+    # Peers (sandbox-cds-services, checklist G3) answer a GET on a service URL with 404.
+    raise NotFound("CDS services are called with POST")
+
+
+@bp.route("/cds-services/<service_id>", methods=_OTHER_METHODS, endpoint="service_other")
+def service_other(service_id: str) -> Response:
+    raise MethodNotAllowed("CDS services are called with POST", allow="POST, OPTIONS")
+
+
+# ---------------------------------------------------------------- feedback
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str) -> Response:
+    state = _state()
+    service = state.registry.get(service_id)
+    if service is None:
+        raise NotFound(f"no CDS service '{service_id}'")
+    g.cds_service_id = service.id
+    items = parse_feedback(_read_json())
+    state.storage().record_feedback(service.id, items, datetime.now(UTC))
+    return Response(status=200)
+
+
+@bp.route("/cds-services/<service_id>/feedback", methods=["GET", *_OTHER_METHODS], endpoint="feedback_other")
+def feedback_other(service_id: str) -> Response:
+    raise MethodNotAllowed("feedback is POST only", allow="POST, OPTIONS")
+
+
+@bp.route("/cds-services/<path:rest>", methods=["GET", "POST", *_OTHER_METHODS])
+def unknown(rest: str) -> Response:
+    raise NotFound("not found")

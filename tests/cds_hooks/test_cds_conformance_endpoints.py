@@ -1,0 +1,382 @@
+"""Checklist A (endpoints, JSON), B (request body), D (response) and G (errors).
+
+Ids refer to /work/shared/reference/cds-hooks.md.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import cds_builders as builders
+import pytest
+from cds_support import FHIR, PATIENT, hook_body
+
+from cds_hooks.registry import Registry
+
+PV = "/cds-services/aa-jak-patient-view"
+SIGN = "/cds-services/aa-jak-order-sign"
+SELECT = "/cds-services/aa-jak-order-select"
+
+
+def walk_no_empty(value: Any, path: str = "$") -> None:
+    """A6: no null, "", [] or {} anywhere (the caller allows top-level `cards: []`)."""
+    if value is None or value == "" or value == [] or value == {}:
+        raise AssertionError(f"empty value at {path}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            walk_no_empty(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            walk_no_empty(item, f"{path}[{i}]")
+
+
+# ---------------------------------------------------------------- A
+
+
+def test_A1_discovery_at_cds_services_returns_services(call):
+    response = call("/cds-services", method="GET")
+    assert response.status_code == 200
+    ids = [s["id"] for s in response.get_json()["services"]]
+    assert ids == ["aa-jak-patient-view", "aa-jak-order-select", "aa-jak-order-sign"]
+
+
+def test_A2_each_service_has_hook_description_id_title_prefetch(call):
+    services = call("/cds-services", method="GET").get_json()["services"]
+    hooks = {s["id"]: s["hook"] for s in services}
+    assert hooks == {
+        "aa-jak-patient-view": "patient-view",
+        "aa-jak-order-select": "order-select",
+        "aa-jak-order-sign": "order-sign",
+    }
+    for service in services:
+        assert service["description"] and service["title"]
+        assert set(service["prefetch"]) >= {
+            "patient",
+            "conditions",
+            "medicationRequests",
+            "medicationStatements",
+            "immunizations",
+            "procedures",
+            "labs",
+            "salt",
+        }
+        assert service["prefetch"]["patient"] == "Patient/{{context.patientId}}"
+        assert service["prefetch"]["labs"].endswith("&_sort=-date")
+        assert "http://loinc.org|731-0" in service["prefetch"]["labs"]
+
+
+def test_A3_no_services_gives_empty_list(app, call):
+    app.extensions["cds_hooks"].registry = Registry([])
+    response = call("/cds-services", method="GET")
+    assert response.status_code == 200
+    assert response.get_json() == {"services": []}
+
+
+def test_A4_hook_not_registered_for_id_is_400(call):
+    response = call(PV, hook_body("order-sign"))
+    assert response.status_code == 400
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_A4_unknown_service_id_is_404(call):
+    response = call("/cds-services/no-such-service", hook_body())
+    assert response.status_code == 404
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_A5_service_is_called_by_post_of_json(call):
+    assert call(PV, hook_body()).status_code == 200
+    assert call(PV, method="GET").status_code == 404  # peers: GET on a service URL is 404 (G3)
+    assert (
+        call(PV, data="hook=patient-view", content_type="application/x-www-form-urlencoded").status_code
+        == 415
+    )
+
+
+def test_A6_no_empty_values_in_response(call, engine):
+    engine.assessment = builders.eligible_with_gaps()
+    body = call(PV, hook_body()).get_json()
+    assert body["cards"]
+    walk_no_empty(body)
+    discovery = call("/cds-services", method="GET").get_json()
+    walk_no_empty(discovery)
+
+
+def test_A6_no_guidance_is_exactly_empty_cards(call):
+    response = call(PV, hook_body())
+    assert response.get_json() == {"cards": []}
+
+
+def test_A7_unknown_extensions_are_accepted(call):
+    body = hook_body(extension={"org.example.ehr.thing": {"x": 1}})
+    body["context"]["extension"] = {"org.example.more": True}
+    assert call(PV, body).status_code == 200
+
+
+def test_A7_extension_must_be_an_object(call):
+    assert call(PV, hook_body(extension=["not", "an", "object"])).status_code == 400
+
+
+def test_A8_unknown_members_and_context_fields_are_accepted(call):
+    body = hook_body(someFutureMember={"a": 1})
+    body["context"]["someNewContextField"] = "value"
+    assert call(PV, body).status_code == 200
+
+
+# ---------------------------------------------------------------- B
+
+
+@pytest.mark.parametrize("member", ["hook", "hookInstance", "context"])
+def test_B1_missing_required_member_is_400(call, member):
+    body = hook_body()
+    del body[member]
+    response = call(PV, body)
+    assert response.status_code == 400
+    outcome = response.get_json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert member in outcome["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize(
+    ("hook", "field"),
+    [
+        ("patient-view", "patientId"),
+        ("patient-view", "userId"),
+        ("order-select", "selections"),
+        ("order-select", "draftOrders"),
+        ("order-sign", "draftOrders"),
+    ],
+)
+def test_B1_missing_required_context_field_is_400(call, hook, field):
+    body = hook_body(hook)
+    del body["context"][field]
+    path = {"patient-view": PV, "order-select": SELECT, "order-sign": SIGN}[hook]
+    assert call(path, body).status_code == 400
+
+
+def test_B1_fhir_authorization_requires_fhir_server(call):
+    body = hook_body(
+        fhirAuthorization={
+            "access_token": "t",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "cds",
+        }
+    )
+    assert call(PV, body).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[]", b'"text"', b"null", json.dumps({"hook": 5}).encode()],
+)
+def test_B1_malformed_json_is_400_with_operation_outcome(call, body):
+    response = call(PV, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_B1_patient_id_must_be_a_fhir_id(call):
+    body = hook_body()
+    body["context"]["patientId"] = "1&_include=*"
+    assert call(PV, body).status_code == 400
+
+
+def test_B2_http_fhir_server_refused_outside_dev_mode(call):
+    body = hook_body(fhirServer="http://fhir.example.org/r4")
+    response = call(PV, body)
+    assert response.status_code == 400
+    assert "https" in response.get_json()["issue"][0]["diagnostics"]
+
+
+def test_B2_http_fhir_server_allowed_in_dev_mode(make_app, fhir_mock):
+    client = make_app(dev_mode=True).test_client()
+    body = hook_body(fhirServer="http://127.0.0.1:9/fhir")
+    assert client.post(PV, json=body).status_code == 200  # full prefetch: no call needed
+
+
+@pytest.mark.parametrize("missing", ["access_token", "token_type", "expires_in", "scope", "subject"])
+def test_B3_fhir_authorization_fields_are_required(call, missing):
+    auth = {
+        "access_token": "t",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "cds",
+    }
+    del auth[missing]
+    assert call(PV, hook_body(fhirServer=FHIR, fhirAuthorization=auth)).status_code == 400
+
+
+def test_B3_smart_v2_scopes_are_not_parsed_strictly(call):
+    auth = {
+        "access_token": "t",
+        "token_type": "Bearer",
+        "expires_in": 30,
+        "scope": "patient/Observation.rs patient/Patient.r",
+        "subject": "cds",
+        "patient": PATIENT,
+    }
+    assert call(PV, hook_body(fhirServer=FHIR, fhirAuthorization=auth)).status_code == 200
+
+
+def test_B4_non_r4_draft_order_is_400(call):
+    body = hook_body("order-sign")
+    body["context"]["draftOrders"]["entry"] = [{"resource": {"resourceType": "MedicationOrder", "id": "x"}}]
+    assert call(SIGN, body).status_code == 400
+
+
+# ---------------------------------------------------------------- D (HTTP level; card shapes in test_cards)
+
+
+def test_D1_success_is_200_with_cards(call, engine):
+    engine.assessment = builders.eligible_with_gaps()
+    response = call(PV, hook_body())
+    assert response.status_code == 200
+    assert response.is_json
+    assert isinstance(response.get_json()["cards"], list)
+
+
+def test_D1_patient_without_aa_gets_no_cards(call, engine):
+    engine.assessment = builders.eligible_with_gaps().__class__(as_of=builders.AS_OF, status="not-applicable")
+    assert call(PV, hook_body()).get_json() == {"cards": []}
+
+
+# ---------------------------------------------------------------- G
+
+
+def test_G1_defined_statuses_200_and_412(call):
+    assert call(PV, hook_body()).status_code == 200
+    body = hook_body()
+    del body["prefetch"]["labs"]
+    assert call(PV, body).status_code == 412
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs", "status"),
+    [
+        (PV, {"data": b"{", "content_type": "application/json"}, 400),
+        ("/cds-services/nope", {"data": b"{}", "content_type": "application/json"}, 404),
+        (PV, {"data": b"{}", "content_type": "text/plain"}, 415),
+    ],
+)
+def test_G2_errors_carry_an_operation_outcome(call, path, kwargs, status):
+    response = call(path, **kwargs)
+    assert response.status_code == status
+    outcome = response.get_json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["severity"] == "error"
+
+
+def test_G2_operation_outcomes_validate_as_fhir(call):
+    from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+    for response in (
+        call(PV, data=b"{", content_type="application/json"),
+        call(PV, hook_body(), token="nonsense"),
+    ):
+        OperationOutcome.model_validate(response.get_json())
+
+
+def test_G3_unexpected_error_is_500_without_stack_trace(call, engine):
+    def boom(*args: Any) -> Any:
+        raise RuntimeError("secret patient detail Jane Doe")
+
+    engine.assess = boom
+    response = call(PV, hook_body())
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text and "Jane Doe" not in text
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda b: b.update(prefetch=[1, 2]),
+        lambda b: b.update(prefetch={"labs": "text"}),
+        lambda b: b.update(prefetch={"labs": {"noResourceType": 1}}),
+        lambda b: b.update(fhirServer=12),
+        lambda b: b.update(fhirServer="ftp://x"),
+        lambda b: b["context"].update(userId=None),
+        lambda b: b["context"].update(encounterId=["x"]),
+        lambda b: b.update(hookInstance=""),
+        lambda b: b.update(context="patient"),
+    ],
+)
+def test_G3_bad_input_is_4xx_never_500(call, mutate):
+    body = hook_body()
+    mutate(body)
+    assert 400 <= call(PV, body).status_code < 500
+
+
+def test_G3_prefetch_patient_must_match_context(call):
+    body = hook_body()
+    body["prefetch"]["patient"]["id"] = "someone-else"
+    assert call(PV, body).status_code == 400
+
+
+def test_G3_413_body_over_limit(make_app, jwt_for):
+    client = make_app(cds_max_body_bytes=1000).test_client()
+    body = hook_body()
+    body["padding"] = "x" * 2000
+    response = client.post(PV, json=body, headers={"Authorization": f"Bearer {jwt_for(PV)}"})
+    assert response.status_code == 413
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("PUT", PV, 405),
+        ("DELETE", PV, 405),
+        ("POST", "/cds-services", 405),
+        ("DELETE", "/cds-services", 405),
+        ("GET", PV + "/feedback", 405),
+        ("GET", PV, 404),
+        ("GET", "/cds-services/x/y/z", 404),
+    ],
+)
+def test_G3_wrong_method_or_path(call, method, path, status):
+    response = call(path, method=method)
+    assert response.status_code == status
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+    if status == 405:
+        assert "Allow" in response.headers
+
+
+# ---------------------------------------------------------------- audit and logs
+
+
+def test_audit_record_per_invocation_without_phi(call, engine, memory_storage):
+    engine.assessment = builders.eligible_with_gaps()
+    body = hook_body()
+    call(PV, body)
+    call(PV, {"hook": "patient-view"})  # a 400 is audited too
+    ok, bad = memory_storage.audits
+    assert (ok.service_id, ok.hook, ok.status) == ("aa-jak-patient-view", "patient-view", 200)
+    assert ok.hook_instance == body["hookInstance"] and ok.issuer == "https://ehr.example.org"
+    assert "baseline.tb_screening.missing" in ok.finding_ids and ok.latency_ms >= 0
+    assert bad.status == 400 and bad.finding_ids == []
+    assert PATIENT not in repr(ok) and PATIENT not in repr(bad)
+
+
+def test_cards_are_mapped_to_findings_after_the_answer_is_sent(client, jwt_for, engine, memory_storage):
+    engine.assessment = builders.eligible_with_gaps()
+    response = client.post(PV, json=hook_body(), headers={"Authorization": f"Bearer {jwt_for(PV)}"})
+    assert memory_storage.cards == {}  # not yet: the EHR does not wait for this write
+    response.close()
+    card_uuid = response.get_json()["cards"][0]["uuid"]
+    assert memory_storage.cards[card_uuid][0][2] == "baseline.tb_screening.missing"
+
+
+def test_patient_data_and_tokens_never_reach_the_logs(call, engine, caplog):
+    caplog.set_level("DEBUG")
+    engine.assessment = builders.eligible_with_gaps()
+    body = hook_body(fhirServer=FHIR)
+    body["context"]["patientId"] = "unique-patient-id-42"
+    body["prefetch"]["patient"]["id"] = "unique-patient-id-42"
+    call(PV, body)
+    assert "unique-patient-id-42" not in caplog.text

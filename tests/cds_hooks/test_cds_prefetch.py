@@ -1,0 +1,354 @@
+"""Checklist C (prefetch and FHIR access), H (hook contexts), K3/K4, I5: the prefetch matrix.
+
+The FHIR server is mocked with `responses`; every outbound request is checked
+for the token and the base URL.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import requests
+import responses
+from cds_support import FHIR, PATIENT, full_prefetch, hook_body, searchset
+
+from cds_hooks.registry import check_template, prefetch_templates
+
+PV = "/cds-services/aa-jak-patient-view"
+SIGN = "/cds-services/aa-jak-order-sign"
+SELECT = "/cds-services/aa-jak-order-select"
+AUTH = {
+    "access_token": "secret-access-token",
+    "token_type": "Bearer",
+    "expires_in": 30,
+    "scope": "patient/*.read",
+    "subject": "cds-service",
+    "patient": PATIENT,
+}
+FAILED = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "x"}]}
+OBS = [{"resourceType": "Observation", "id": f"o{i}"} for i in range(3)]
+
+
+def resources_given_to_core(engine: Any) -> list[dict[str, Any]]:
+    return engine.calls[-1][0]
+
+
+def ids(resources: list[dict[str, Any]], kind: str) -> list[str]:
+    return sorted(r["id"] for r in resources if r["resourceType"] == kind)
+
+
+def mock_search(fhir_mock: Any, kind: str, resources: list[dict[str, Any]], **kw: Any) -> None:
+    fhir_mock.get(re.compile(rf"{re.escape(FHIR)}/{kind}\?.*"), json=searchset(resources), **kw)
+
+
+def mock_all(fhir_mock: Any) -> None:
+    fhir_mock.get(f"{FHIR}/Patient/{PATIENT}", json={"resourceType": "Patient", "id": PATIENT})
+    for kind in ("Condition", "MedicationRequest", "MedicationStatement", "Immunization", "Procedure"):
+        mock_search(fhir_mock, kind, [])
+    mock_search(fhir_mock, "Observation", OBS)
+
+
+# ---------------------------------------------------------------- C1 / C2
+
+
+def test_C1_templates_use_only_legal_tokens(call):
+    services = call("/cds-services", method="GET").get_json()["services"]
+    for service in services:
+        for template in service["prefetch"].values():
+            tokens = re.findall(r"\{\{(.*?)\}\}", template)
+            assert tokens and set(tokens) <= {"context.patientId"}
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["Bundle?x={{context.draftOrders}}", "Patient/{{context.selections}}", "Patient/{{Patient.id}}"],
+)
+def test_C1_illegal_tokens_fail_at_load_time(template):
+    with pytest.raises(ValueError, match="not a prefetch token"):
+        check_template("bad", template, "order-sign")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication",
+        "Observation?patient={{context.patientId}}&code:text=cbc",
+        "Patient/{{context.patientId}}?_elements=id",
+    ],
+)
+def test_C2_queries_outside_the_subset_fail_at_load_time(template):
+    with pytest.raises(ValueError):
+        check_template("bad", template, "patient-view")
+
+
+def test_C2_templates_stay_in_the_query_subset_and_carry_no_dates():
+    templates = prefetch_templates([("http://loinc.org", "718-7")], [("urn:x", "SALT")])
+    for template in templates.values():
+        assert "_include" not in template and "date=" not in template
+        check_template("k", template, "patient-view")
+
+
+# ---------------------------------------------------------------- C3
+
+
+def test_C3_null_prefetch_means_no_data(call, engine):
+    body = hook_body()
+    body["prefetch"]["labs"] = None
+    body["prefetch"]["procedures"] = None
+    response = call(PV, body)  # no fhirServer: a null must not be treated as missing
+    assert response.status_code == 200
+    assert ids(resources_given_to_core(engine), "Observation") == ["s1"]
+
+
+def test_C3_operation_outcome_prefetch_is_fetched_again(call, engine, fhir_mock):
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    body["prefetch"]["labs"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "x"}],
+    }
+    mock_search(fhir_mock, "Observation", OBS)
+    assert call(PV, body).status_code == 200
+    assert ids(resources_given_to_core(engine), "Observation") == ["o0", "o1", "o2", "s1"]
+    assert len(fhir_mock.calls) == 1
+
+
+def test_C3_operation_outcome_prefetch_without_fhir_server_is_412(call):
+    body = hook_body()
+    body["prefetch"]["labs"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "x"}],
+    }
+    response = call(PV, body)
+    assert response.status_code == 412
+    assert "labs" in response.get_json()["issue"][0]["diagnostics"]
+
+
+def test_C3_outcome_entries_in_a_prefetch_bundle_are_not_data(call, engine):
+    body = hook_body()
+    body["prefetch"]["labs"]["entry"].append(
+        {"resource": {"resourceType": "OperationOutcome", "issue": []}, "search": {"mode": "outcome"}}
+    )
+    assert call(PV, body).status_code == 200
+    assert "OperationOutcome" not in {r["resourceType"] for r in resources_given_to_core(engine)}
+
+
+# ---------------------------------------------------------------- C4
+
+
+def test_C4_paginated_prefetch_is_followed_with_the_token(call, engine, fhir_mock):
+    next_url = f"{FHIR}/Observation?patient={PATIENT}&_offset=1"
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    body["prefetch"]["labs"] = searchset(OBS[:1], next_url=next_url)
+    fhir_mock.get(next_url, json=searchset(OBS[1:]))
+    assert call(PV, body).status_code == 200
+    assert ids(resources_given_to_core(engine), "Observation") == ["o0", "o1", "o2", "s1"]
+    assert fhir_mock.calls[0].request.headers["Authorization"] == "Bearer secret-access-token"
+
+
+def test_C4_paginated_prefetch_without_fhir_server_is_412(call):
+    body = hook_body()
+    body["prefetch"]["labs"] = searchset(OBS[:1], next_url=f"{FHIR}/Observation?page=2")
+    assert call(PV, body).status_code == 412
+
+
+def test_C4_next_link_off_the_fhir_server_is_not_followed(call, fhir_mock):
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    body["prefetch"]["labs"] = searchset(OBS[:1], next_url="https://evil.example.com/steal")
+    assert call(PV, body).status_code == 412
+    assert len(fhir_mock.calls) == 0
+
+
+# ---------------------------------------------------------------- C5
+
+
+def test_C5_partial_prefetch_fetches_only_the_missing_keys(call, engine, fhir_mock):
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    del body["prefetch"]["labs"]
+    del body["prefetch"]["conditions"]
+    mock_search(fhir_mock, "Observation", OBS)
+    mock_search(fhir_mock, "Condition", [{"resourceType": "Condition", "id": "c9"}])
+    assert call(PV, body).status_code == 200
+    fetched = sorted(c.request.url.split("?")[0].rsplit("/", 1)[1] for c in fhir_mock.calls)
+    assert fetched == ["Condition", "Observation"]
+    resources = resources_given_to_core(engine)
+    assert ids(resources, "Condition") == ["c9"]
+    assert ids(resources, "Observation") == ["o0", "o1", "o2", "s1"]
+    lab_call = next(c for c in fhir_mock.calls if "code=" in c.request.url)
+    assert f"patient={PATIENT}" in lab_call.request.url and "_sort=-date" in lab_call.request.url
+
+
+def test_C5_absent_prefetch_is_fetched_in_full_with_the_same_result(call, engine, fhir_mock):
+    mock_all(fhir_mock)
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    del body["prefetch"]
+    assert call(PV, body).status_code == 200
+    assert len(fhir_mock.calls) == 8  # one per template, none duplicated
+    assert ids(resources_given_to_core(engine), "Patient") == [PATIENT]
+
+
+def test_C5_same_cards_by_prefetch_and_by_fallback(make_app, jwt_for, engine, fhir_mock):
+    import cds_builders
+
+    engine.assessment = cds_builders.eligible_with_gaps()
+    prefetch = full_prefetch()
+    fhir_mock.get(f"{FHIR}/Patient/{PATIENT}", json=prefetch["patient"])
+    for key, kind in [
+        ("conditions", "Condition"),
+        ("medicationRequests", "MedicationRequest"),
+        ("medicationStatements", "MedicationStatement"),
+        ("immunizations", "Immunization"),
+        ("procedures", "Procedure"),
+    ]:
+        fhir_mock.get(re.compile(rf"{re.escape(FHIR)}/{kind}\?.*"), json=prefetch[key])
+    fhir_mock.get(re.compile(rf"{re.escape(FHIR)}/Observation\?.*SALT.*"), json=prefetch["salt"])
+    fhir_mock.get(re.compile(rf"{re.escape(FHIR)}/Observation\?.*731-0.*"), json=prefetch["labs"])
+
+    answers = []
+    for with_prefetch in (True, False):
+        client = make_app().test_client()  # fresh uuid counter: the two answers must be equal
+        body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+        if not with_prefetch:
+            del body["prefetch"]
+        headers = {"Authorization": f"Bearer {jwt_for(PV)}"}
+        answers.append(client.post(PV, json=body, headers=headers).get_json())
+    assert answers[0] == answers[1]
+    assert answers[0]["cards"]
+    by_prefetch, by_fallback = engine.calls[0][0], engine.calls[1][0]
+    key = lambda r: (r["resourceType"], r["id"])  # noqa: E731
+    assert sorted(by_prefetch, key=key) == sorted(by_fallback, key=key)
+
+
+# ---------------------------------------------------------------- C6
+
+
+def test_C6_missing_prefetch_without_fhir_server_is_412(call):
+    body = hook_body()
+    del body["prefetch"]
+    response = call(PV, body)
+    assert response.status_code == 412
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 500, 503])
+def test_C6_fhir_server_error_is_412(call, fhir_mock, status):
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    del body["prefetch"]["labs"]
+    mock_search(fhir_mock, "Observation", [], status=status)
+    response = call(PV, body)
+    assert response.status_code == 412
+    text = response.get_data(as_text=True)
+    assert "labs" in text and PATIENT not in text and "secret-access-token" not in text
+
+
+def test_I5_fhir_timeout_is_412_not_a_hang(call, fhir_mock):
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    del body["prefetch"]["labs"]
+    fhir_mock.get(re.compile(rf"{re.escape(FHIR)}/Observation\?.*"), body=requests.ReadTimeout())
+    response = call(PV, body)
+    assert response.status_code == 412
+    assert "FhirTimeout" in response.get_json()["issue"][0]["diagnostics"]
+
+
+# ---------------------------------------------------------------- C7 / C8 / K3
+
+
+def test_C7_token_goes_only_to_fhir_server_and_never_to_logs(call, fhir_mock, caplog):
+    caplog.set_level("DEBUG")
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    del body["prefetch"]
+    mock_all(fhir_mock)
+    assert call(PV, body).status_code == 200
+    for recorded in fhir_mock.calls:
+        assert recorded.request.url.startswith(FHIR + "/")
+        assert recorded.request.headers["Authorization"] == "Bearer secret-access-token"
+    assert "secret-access-token" not in caplog.text
+    assert PATIENT not in caplog.text
+
+
+def test_C8_fhir_server_without_authorization_is_queried_without_a_token(call, fhir_mock):
+    body = hook_body(fhirServer=FHIR)
+    del body["prefetch"]["labs"]
+    mock_search(fhir_mock, "Observation", OBS)
+    assert call(PV, body).status_code == 200
+    assert "Authorization" not in fhir_mock.calls[0].request.headers
+
+
+def test_C8_fhir_server_must_be_allow_listed_for_the_issuer(call, fhir_mock):
+    body = hook_body(fhirServer="https://attacker.example.com/fhir", fhirAuthorization=AUTH)
+    del body["prefetch"]["labs"]
+    response = call(PV, body)
+    assert response.status_code == 400
+    assert len(fhir_mock.calls) == 0
+
+
+def test_K3_sandbox_request_shape_is_accepted(make_app, fhir_mock):
+    """The sandbox sends fhirServer without fhirAuthorization and userId Practitioner/COREPRACTITIONER1."""
+    client = make_app(dev_mode=True).test_client()
+    body = hook_body(fhirServer="http://127.0.0.1:8080/fhir")
+    body["context"]["userId"] = "Practitioner/COREPRACTITIONER1"
+    assert client.post(PV, json=body).status_code == 200
+
+
+# ---------------------------------------------------------------- H
+
+
+def test_H_order_select_passes_only_selected_draft_orders(call, engine):
+    body = hook_body("order-select")
+    other = dict(body["context"]["draftOrders"]["entry"][0]["resource"], id="draft-2")
+    body["context"]["draftOrders"]["entry"].append({"resource": other})
+    assert call(SELECT, body).status_code == 200
+    drafts = engine.calls[-1][1]
+    assert [d["id"] for d in drafts] == ["draft-1"]
+
+
+def test_H_order_sign_passes_every_draft_order(call, engine):
+    body = hook_body("order-sign")
+    other = dict(body["context"]["draftOrders"]["entry"][0]["resource"], id="draft-2")
+    body["context"]["draftOrders"]["entry"].append({"resource": other})
+    assert call(SIGN, body).status_code == 200
+    assert [d["id"] for d in engine.calls[-1][1]] == ["draft-1", "draft-2"]
+
+
+def test_H_medication_references_are_fetched_since_include_is_not_in_the_subset(call, engine, fhir_mock):
+    body = hook_body("order-sign", fhirServer=FHIR, fhirAuthorization=AUTH)
+    draft = body["context"]["draftOrders"]["entry"][0]["resource"]
+    del draft["medicationCodeableConcept"]
+    draft["medicationReference"] = {"reference": "Medication/med-9"}
+    active = {
+        "resourceType": "MedicationRequest",
+        "id": "mr-1",
+        "medicationReference": {"reference": "Medication/m1"},
+    }
+    body["prefetch"]["medicationRequests"] = searchset([active])
+    fhir_mock.get(f"{FHIR}/Medication/med-9", json={"resourceType": "Medication", "id": "med-9"})
+    fhir_mock.get(f"{FHIR}/Medication/m1", json={"resourceType": "Medication", "id": "m1"})
+    assert call(SIGN, body).status_code == 200
+    assert ids(resources_given_to_core(engine), "Medication") == ["m1", "med-9"]
+
+
+def test_H_contained_medications_need_no_fetch(call, engine, fhir_mock):
+    body = hook_body("order-sign", fhirServer=FHIR, fhirAuthorization=AUTH)
+    draft = body["context"]["draftOrders"]["entry"][0]["resource"]
+    del draft["medicationCodeableConcept"]
+    draft["contained"] = [{"resourceType": "Medication", "id": "m"}]
+    draft["medicationReference"] = {"reference": "#m"}
+    assert call(SIGN, body).status_code == 200
+    assert len(fhir_mock.calls) == 0
+
+
+def test_H_unresolvable_medication_without_fhir_server_is_left_to_the_core(call, engine):
+    body = hook_body("order-sign")
+    draft = body["context"]["draftOrders"]["entry"][0]["resource"]
+    del draft["medicationCodeableConcept"]
+    draft["medicationReference"] = {"reference": "Medication/med-9", "display": "baricitinib 2 mg"}
+    assert call(SIGN, body).status_code == 200
+    assert engine.calls[-1][1][0]["medicationReference"]["reference"] == "Medication/med-9"
+
+
+def test_responses_library_blocks_unmocked_calls(fhir_mock):
+    """Guard for this module: an unregistered FHIR URL fails instead of reaching a network."""
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{FHIR}/Patient/x", timeout=1)
+    assert isinstance(fhir_mock, responses.RequestsMock)

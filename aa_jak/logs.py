@@ -146,6 +146,8 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # werkzeug's request lines duplicate our own request log (and carry query strings, redacted above)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # urllib3 logs every request line at DEBUG with its path: FHIR ids (`GET /fhir/Patient/<id>`)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
 def gunicorn_logconfig(level: str = "INFO") -> dict[str, Any]:

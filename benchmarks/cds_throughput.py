@@ -1,12 +1,20 @@
 """Throughput and latency of patient-view with a full prefetch, under gunicorn, vs a bare endpoint.
 
-    .venv/bin/python benchmarks/cds_throughput.py [--seconds 10] [--threads 8] [--workers 2]
+    .venv/bin/python benchmarks/cds_throughput.py [--seconds 5] [--rounds 3] [--connections 8]
+        [--workers 2] [--client auto|wrk|threads]
 
-Starts gunicorn on 127.0.0.1 with the product app plus one benchmark-only route,
-`POST /bench/empty`, that parses the same body and returns `{"cards": []}` (the
-floor: web server + json.loads; performance.md). Both are driven side by side by a
-closed-loop Python load generator (threads + requests) and the ratio of their
-throughputs is printed (goal >= 0.5). Prints numbers; asserts nothing.
+Starts one gunicorn (127.0.0.1, `--workers` sync workers) with the product app plus one
+benchmark-only route, `POST /bench/empty`, that parses the same body and returns
+`{"cards": []}` (the floor: web server + json.loads; performance.md). Both endpoints are
+driven side by side in the same server by the same client with the same body: a warm-up
+of each, then `--rounds` alternating rounds of `--seconds` each, so drift in the machine's
+load hits both alike. Printed per endpoint: req/s, p50, p95 (over all rounds), and the
+ratio of throughputs (goal >= 0.5). Prints numbers; asserts nothing.
+
+Client: `wrk` (Debian package `wrk`; one thread, `--connections` keep-alive connections, a
+Lua script for the POST) when it is on PATH, else a closed-loop Python client (threads +
+requests). On a 2-core machine the Python client needs about a core of its own: it caps the
+bare endpoint far below what the server can do and so flatters the ratio; prefer wrk.
 
 The request is a typical follow-up patient (synthetic `baricitinib_week12_lipids_due`)
 with its lab history padded to 154 Observations, evaluated at the synthetic anchor date.
@@ -17,15 +25,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cds_common import ROOT, anchor, patient_view_body, run_load, salt_codes
+from cds_common import ROOT, LoadResult, anchor, patient_view_body, run_load, salt_codes
 
 
 def build_app():  # gunicorn factory: `cds_throughput:build_app()`
@@ -73,21 +84,114 @@ def _wait_ready(url: str, body: bytes, timeout_s: float = 30.0) -> None:
     raise SystemExit("gunicorn did not become ready")
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local file = assert(io.open(%s, "rb"))
+wrk.body = file:read("*a")
+file:close()
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK_RESULT %%d %%d %%d %%.1f %%.1f %%.1f\\n", summary.requests,
+    e.connect + e.read + e.write + e.status + e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency.mean))
+end
+"""
+
+
+@dataclass
+class Round:
+    """One bounded run against one endpoint. Latencies in ms; p50/p95 as the client computed them."""
+
+    requests: int
+    errors: int
+    seconds: float
+    p50: float
+    p95: float
+    mean: float
+
+    @classmethod
+    def of(cls, result: LoadResult) -> Round:
+        mean = statistics.fmean(result.latencies_ms) if result.latencies_ms else float("nan")
+        return cls(
+            result.requests,
+            result.errors,
+            result.seconds,
+            result.percentile(50),
+            result.percentile(95),
+            mean,
+        )
+
+
+def summarise(label: str, rounds: list[Round]) -> tuple[float, str]:
+    """Throughput over all rounds; p50/p95 the median of the rounds' (wrk reports percentiles only)."""
+    requests = sum(r.requests for r in rounds)
+    throughput = requests / sum(r.seconds for r in rounds)
+    p50 = statistics.median(r.p50 for r in rounds)
+    p95 = statistics.median(r.p95 for r in rounds)
+    per_round = " ".join(f"{r.requests / r.seconds:.0f}" for r in rounds)
+    line = (
+        f"{label:<28} {throughput:8.1f} req/s  p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
+        f"n={requests} errors={sum(r.errors for r in rounds)}  (per round: {per_round} req/s)"
+    )
+    return throughput, line
+
+
+def wrk_round(wrk: str, script: Path, url: str, connections: int, seconds: float) -> Round:
+    out = subprocess.run(
+        [
+            wrk,
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK_RESULT"))
+    requests, errors, duration_us, p50, p95, mean = line.split()[1:]
+    return Round(
+        int(requests),
+        int(errors),
+        int(duration_us) / 1e6,
+        float(p50) / 1000,
+        float(p95) / 1000,
+        float(mean) / 1000,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per round and endpoint")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", "--threads", type=int, default=8, dest="connections")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--max-requests", type=int, default=20_000)
+    parser.add_argument("--client", choices=("auto", "wrk", "threads"), default="auto")
+    parser.add_argument("--max-requests", type=int, default=20_000, help="per round (threads client)")
     args = parser.parse_args()
 
     import requests
+
+    wrk = shutil.which("wrk") if args.client in ("auto", "wrk") else None
+    if args.client == "wrk" and wrk is None:
+        raise SystemExit("wrk is not on PATH (Debian: apt-get install -y wrk)")
 
     body, grouped = patient_view_body(salt_codes())
     payload = json.dumps(body).encode()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
+        body_file = Path(tmp) / "body.json"
+        body_file.write_bytes(payload)
+        script = Path(tmp) / "post.lua"
+        script.write_text(WRK_SCRIPT % json.dumps(str(body_file)))
         env = dict(os.environ, CDS_BENCH_DB=f"sqlite:///{tmp}/bench.db", PROMETHEUS_MULTIPROC_DIR=tmp)
         env = {k: v for k, v in env.items() if not k.startswith("AA_JAK_")}
         gunicorn = Path(sys.executable).with_name("gunicorn")
@@ -124,30 +228,57 @@ def main() -> None:
 
                 return send
 
+            def measure(path: str, seconds: float) -> Round:
+                if wrk:
+                    return wrk_round(wrk, script, base + path, args.connections, seconds)
+                return Round.of(
+                    run_load(
+                        sender(path),
+                        threads=args.connections,
+                        seconds=seconds,
+                        max_requests=args.max_requests,
+                    )
+                )
+
             cards = requests.post(
                 f"{base}/cds-services/aa-jak-patient-view",
                 data=payload,
                 headers={"Content-Type": "application/json"},
                 timeout=10,
             ).json()["cards"]
+            client = "wrk -t1" if wrk else "Python threads (biased: the client shares the CPUs)"
             print(
                 f"request: {len(payload) / 1024:.0f} KB, {len(grouped['labs'])} lab Observations, "
-                f"{len(cards)} cards; gunicorn workers={args.workers}, client threads={args.threads}, "
+                f"{len(cards)} cards; gunicorn workers={args.workers}; client {client}, "
+                f"{args.connections} connections; {args.rounds} rounds x {args.seconds:g} s; "
                 f"{os.cpu_count()} CPUs"
             )
-            results = {}
-            for label, path in (
-                ("bare endpoint (floor)", "/bench/empty"),
-                ("patient-view, full prefetch", "/cds-services/aa-jak-patient-view"),
-            ):
-                run_load(sender(path), threads=args.threads, seconds=1.0, max_requests=200)  # warm-up
-                results[label] = run_load(
-                    sender(path), threads=args.threads, seconds=args.seconds, max_requests=args.max_requests
-                )
-                print(results[label].line(label))
-            floor, service = results.values()
-            ratio = service.throughput / floor.throughput
-            print(f"throughput ratio patient-view / bare = {ratio:.2f} (goal >= 0.5)")
+            endpoints = {
+                "bare endpoint (floor)": "/bench/empty",
+                "patient-view, full prefetch": "/cds-services/aa-jak-patient-view",
+            }
+            for path in endpoints.values():
+                measure(path, 2.0)  # warm-up: connections, caches, the database file
+            rounds: dict[str, list[Round]] = {label: [] for label in endpoints}
+            for _ in range(args.rounds):
+                for label, path in endpoints.items():
+                    rounds[label].append(measure(path, args.seconds))
+            throughputs = []
+            for label, results in rounds.items():
+                throughput, line = summarise(label, results)
+                throughputs.append(throughput)
+                print(line)
+            floor, service = throughputs
+            bare_rounds, service_rounds = rounds.values()
+            per_round = [
+                (s.requests / s.seconds) / (b.requests / b.seconds)
+                for b, s in zip(bare_rounds, service_rounds, strict=True)
+            ]
+            print(
+                f"throughput ratio patient-view / bare = {service / floor:.2f} (goal >= 0.5); "
+                f"median of per-round ratios {statistics.median(per_round):.2f} "
+                f"({' '.join(f'{r:.2f}' for r in per_round)})"
+            )
         finally:
             server.terminate()
             server.wait(timeout=15)

@@ -7,6 +7,7 @@ carries a display. The same concepts are published as a FHIR CodeSystem by
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from cds_hooks.models import Coding, OverrideReasonCoding
@@ -50,7 +51,9 @@ OVERRIDE_REASONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+@cache
 def override_reasons() -> tuple[OverrideReasonCoding, ...]:
+    """The codings offered on every warning/critical card: built once (frozen models, shared)."""
     return tuple(
         OverrideReasonCoding(system=OVERRIDE_REASON_SYSTEM, code=code, display=display)
         for code, display, _ in OVERRIDE_REASONS

@@ -189,26 +189,15 @@ def _md(text: str) -> str:
 
 
 def _detail(finding: Finding) -> str:
-    lines = [finding.detail.strip()] if finding.detail.strip() else []
-    if finding.evidence:
-        lines.append("**Evidence**")
-        for item in finding.evidence:
-            text = f"- {_md(item.label)}"
-            if item.value:
-                text += f": {_md(item.value)}"
-            if item.when:
-                text += f" ({item.when.isoformat()})"
-            lines.append(text)
-    if finding.missing:
-        lines.append("**Missing data:** " + "; ".join(_md(m) for m in finding.missing))
-    if finding.citations:
-        lines.append("**Sources**")
-        for citation in finding.citations:
-            label = _md(citation.label)
-            lines.append(f"- [{label}]({citation.url})" if citation.url else f"- {label}")
-    if not finding.verified:
-        lines.append(f"> **{VERIFY_NOTE}** Some facts behind this advice are not yet verified.")
-    return "\n\n".join(lines) if lines else finding.summary
+    """The core's markdown detail (evidence, missing data, sources), with HTML neutralised.
+
+    The core writes the whole explanation once so that card and app say the same; the only
+    addition here is the safety net that an unverified finding always says so.
+    """
+    detail = _md(finding.detail.strip()) or _md(finding.summary)
+    if not finding.verified and VERIFY_NOTE.lower().rstrip(".") not in detail.lower():
+        detail += f"\n\n> **{VERIFY_NOTE}** Some facts behind this advice are not yet verified."
+    return detail
 
 
 # ---------------------------------------------------------------- links

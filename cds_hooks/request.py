@@ -83,6 +83,9 @@ def parse_json(raw: bytes) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("request body is not valid JSON") from None
+    except RecursionError:
+        # Nesting deeper than the interpreter's stack: no FHIR payload looks like this.
+        raise BadRequest("request body is nested too deeply") from None
 
 
 def _check_extension(obj: dict[str, Any], where: str) -> None:
@@ -123,7 +126,11 @@ def parse_hook_request(body: Any, expected_hook: str) -> HookRequest:
     if fhir_server is not None:
         if not isinstance(fhir_server, str):
             raise BadRequest("fhirServer must be a string")
-        parts = urlsplit(fhir_server)
+        try:
+            parts = urlsplit(fhir_server)
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            raise BadRequest("fhirServer is not a valid URL") from None
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             raise BadRequest("fhirServer must be an absolute http(s) base URL")
     authorization = _fhir_authorization(body.get("fhirAuthorization"))

@@ -71,26 +71,24 @@ def _record(response: Response) -> Response:
     metrics.observe(service_id or "none", endpoint, response.status_code, seconds)
     if response.status_code == 401:
         log.info("cds_hooks: 401 (%s)", g.get("cds_status_reason", ""))
-    writes: list[Callable[[], None]] = list(g.get("cds_deferred_writes", ()))
     if endpoint == "invoke" and service_id:
-        writes.append(_audit_write(service_id, response.status_code, seconds))
-    if writes:
-        # Storage writes (card -> finding map, audit) run once the answer is sent: the EHR
-        # does not wait for them. Under WSGI the server calls close() after the last byte.
-        response.call_on_close(lambda: _run_writes(writes))
+        write = _invocation_write(service_id, response.status_code, seconds)
+        # Storage writes (card -> finding map and audit, one transaction) run once the answer is
+        # sent: the EHR does not wait for them. Under WSGI the server calls close() after the last byte.
+        response.call_on_close(lambda: _run_write(write))
     return response
 
 
-def _run_writes(writes: list[Callable[[], None]]) -> None:
-    for write in writes:
-        try:
-            write()
-        except Exception as error:  # a failed write must not break the next request
-            log.warning("cds_hooks: storage write failed (%s)", type(error).__name__)
+def _run_write(write: Callable[[], None]) -> None:
+    try:
+        write()
+    except Exception as error:  # a failed write must not break the next request
+        log.warning("cds_hooks: storage write failed (%s)", type(error).__name__)
 
 
-def _audit_write(service_id: str, status: int, seconds: float) -> Callable[[], None]:
-    """One audit record per invocation, without PHI: ids, status, latency, finding ids."""
+def _invocation_write(service_id: str, status: int, seconds: float) -> Callable[[], None]:
+    """One audit record per invocation, without PHI (ids, status, latency, finding ids), with the
+    card -> finding pairs of the cards returned."""
     from storage import AuditRecord
 
     client = g.get("cds_client")
@@ -104,8 +102,10 @@ def _audit_write(service_id: str, status: int, seconds: float) -> Callable[[], N
         latency_ms=round(seconds * 1000, 1),
         finding_ids=list(g.get("cds_finding_ids", ())),
     )
+    cards: list[tuple[str, str]] = g.get("cds_card_findings", [])
+    issued_at: datetime | None = g.get("cds_cards_issued_at")
     storage = _state().storage()
-    return lambda: storage.record_audit(record)
+    return lambda: storage.record_invocation(record, cards, issued_at)
 
 
 def _read_json() -> Any:
@@ -180,20 +180,16 @@ def invoke(service_id: str) -> Response:
         new_uuid=state.new_uuid,
         user_id=hook_request.context.get("userId"),
         encounter_id=hook_request.context.get("encounterId"),
-        drafts={_ref(r): r for r in all_drafts if _ref(r)},
-        known={_ref(r): r for r in resources if _ref(r)},
+        drafts={ref: r for r in all_drafts if (ref := _ref(r))},
+        known={ref: r for r in resources if (ref := _ref(r))},
         proposed=tuple(orders),
     )
     rendered = render(assessment, ctx)
     response = CdsResponse(cards=tuple(r.card for r in rendered))
     g.cds_finding_ids = [fid for r in rendered for fid in r.finding_ids]
     if rendered:
-        storage = state.storage()
-        pairs = [(r.card.uuid, fid) for r in rendered for fid in r.finding_ids]
-        now = datetime.now(UTC)
-        g.cds_deferred_writes = [
-            lambda: storage.record_cards(service.id, hook_request.hook_instance, pairs, now)
-        ]
+        g.cds_card_findings = [(r.card.uuid, fid) for r in rendered for fid in r.finding_ids]
+        g.cds_cards_issued_at = datetime.now(UTC)
         for r in rendered:
             metrics.CARDS.labels(service.id, r.card.indicator).inc()
     return jsonify(response.to_json())

@@ -4,7 +4,8 @@ sekmet-fhir has no authorization-code flow, so this small Flask app adds one:
 
 - `/fhir/...`: a proxy to the upstream FHIR server that REQUIRES a bearer token issued
   here and keeps patient-scoped requests to the token's patient;
-- `/fhir/.well-known/smart-configuration`, `/auth/authorize` (auto-approves),
+- `/fhir/.well-known/smart-configuration`, `/auth/authorize` (GET, or POST when created with
+  `authorize_post=True`; auto-approves; echoes an OIDC `nonce` into the id_token),
   `/auth/token` (authorization_code with PKCE S256, refresh_token with rotation; client
   authentication public / client_secret_basic / private_key_jwt), `/auth/jwks`;
 - `POST /auth/launches` {patient, encounter?, user?} -> {launch} for the EHR simulator.
@@ -42,8 +43,11 @@ CAPABILITIES = [
     "permission-v2",
     "permission-v1",
     "permission-patient",
+    "permission-online",
     "sso-openid-connect",
 ]
+# Opt-in (`create_smart_server(authorize_post=True)`): the app then POSTs the authorize form.
+AUTHORIZE_POST = "authorize-post"
 # Patient-compartment resource types and the search parameter that names the patient.
 COMPARTMENT = {
     "Observation": "subject",
@@ -81,6 +85,7 @@ class Grant:
     code_challenge: str = ""
     expires: float = 0.0
     refresh_token: str | None = None
+    nonce: str | None = None
     seen: dict[str, Any] = field(default_factory=dict)
 
 
@@ -98,6 +103,7 @@ def create_smart_server(
     token_lifetime_s: int = 3600,
     upstream_token: str | None = None,
     grant_scopes: Any = None,  # optional callable(list[str]) -> list[str] to grant less than asked
+    authorize_post: bool = False,  # advertise `authorize-post` (GET is accepted either way)
 ) -> Flask:
     """The server. `public_base` is where it is reachable (its FHIR base is `{public_base}/fhir`)."""
     app = Flask(__name__)
@@ -114,7 +120,8 @@ def create_smart_server(
     access: dict[str, Grant] = {}
     refresh: dict[str, Grant] = {}
     used_jti: set[str] = set()
-    app.config["SMART_LOG"] = log = {"authorize": [], "token": []}  # for test assertions
+    # For test assertions: authorize parameters, the HTTP method of each authorize request, token forms.
+    app.config["SMART_LOG"] = log = {"authorize": [], "authorize_method": [], "token": []}
 
     def oauth_error(error: str, description: str, status: int = 400) -> tuple[Response, int]:
         return jsonify(error=error, error_description=description), status
@@ -128,12 +135,19 @@ def create_smart_server(
             authorization_endpoint=f"{base}/auth/authorize",
             token_endpoint=token_url,
             jwks_uri=f"{base}/auth/jwks",
-            capabilities=CAPABILITIES,
+            capabilities=CAPABILITIES + ([AUTHORIZE_POST] if authorize_post else []),
             code_challenge_methods_supported=["S256"],
             grant_types_supported=["authorization_code", "refresh_token"],
             token_endpoint_auth_methods_supported=["private_key_jwt", "client_secret_basic", "none"],
             token_endpoint_auth_signing_alg_values_supported=["RS384", "ES384"],
-            scopes_supported=["openid", "fhirUser", "launch", "launch/patient", "offline_access"],
+            scopes_supported=[
+                "openid",
+                "fhirUser",
+                "launch",
+                "launch/patient",
+                "online_access",
+                "offline_access",
+            ],
             response_types_supported=["code"],
         )
 
@@ -157,10 +171,12 @@ def create_smart_server(
 
     # --- authorize ------------------------------------------------------------------------
 
-    @app.get("/auth/authorize")
+    @app.route("/auth/authorize", methods=["GET", "POST"])
     def authorize() -> Any:
-        args = request.args
+        # authorize-post (AL#request-4): the same parameters as a form body; never mixed with the query.
+        args = request.form if request.method == "POST" else request.args
         log["authorize"].append(dict(args))
+        log["authorize_method"].append(request.method)
         client = registry.get(args.get("client_id", ""))
         redirect_uri = args.get("redirect_uri", "")
         if client is None or redirect_uri not in client.redirect_uris:
@@ -206,6 +222,7 @@ def create_smart_server(
                 redirect_uri,
                 args["code_challenge"],
                 time.time() + 60,
+                nonce=args.get("nonce") or None,
             )
         return back(code=code)
 
@@ -300,6 +317,8 @@ def create_smart_server(
                 "exp": now + 600,
                 "fhirUser": f"{fhir_base}/{grant.user}",
             }
+            if grant.nonce:
+                claims["nonce"] = grant.nonce
             headers = {"kid": kid} if id_token_kid else {}
             body["id_token"] = jwt.encode(claims, signing_key, algorithm="RS256", headers=headers)
         response = jsonify(body)

@@ -30,7 +30,9 @@ class SmartAppState:
         self.discovery = DiscoveryCache(settings.smart_discovery_cache_s, settings.fhir_request_timeout_s)
         self.keys = self._load_keys(settings)
         secret = app.config.get("SECRET_KEY") or secrets.token_hex(32)
-        self.csrf_secret = (secret if isinstance(secret, bytes) else str(secret).encode()) + b"|smart-csrf"
+        secret_bytes = secret if isinstance(secret, bytes) else str(secret).encode()
+        self.csrf_secret = secret_bytes + b"|smart-csrf"
+        self.nonce_secret = secret_bytes + b"|smart-oidc-nonce"  # oauth.nonce_for: HMAC(secret, state)
         self.redirect_uri = settings.public_base_url.rstrip("/") + "/app/callback"
         self._knowledge: Any = None
         # Replaceable in tests.
@@ -100,8 +102,10 @@ def _load_default_knowledge() -> Any:
 
 
 def init_app(app: Flask) -> None:
+    from smart_app.markdown import render_markdown
     from smart_app.views import bp
 
     settings = app.config["SETTINGS"]
     app.extensions["smart_app"] = SmartAppState(app, settings)
+    app.add_template_filter(render_markdown, "markdown")
     app.register_blueprint(bp)

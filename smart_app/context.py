@@ -123,6 +123,9 @@ def refresh_tokens(ctx: Any) -> Any:
             timeout_s=state.settings.fhir_request_timeout_s,
         )
     except SmartError as exc:
+        newer = _tokens_stored_since(ctx)
+        if newer is not None:
+            return newer
         raise SmartError.session_expired() from exc
     refresh_token = tok.refresh_token or ctx.refresh_token
     scope = tok.scope or ctx.scope
@@ -131,6 +134,24 @@ def refresh_tokens(ctx: Any) -> Any:
     return dataclasses.replace(
         ctx, access_token=tok.access_token, refresh_token=refresh_token, scope=scope, expires_at=expires_at
     )
+
+
+def _tokens_stored_since(ctx: Any) -> Any | None:
+    """The context as stored now, if another request has stored newer tokens since `ctx` was read.
+
+    Two requests on one launch can both see the token about to expire and both
+    refresh with the same refresh token; with rotation the slower one gets
+    `invalid_grant`. Its partner's tokens are then in storage: use them.
+    """
+    state = app_state()
+    stored = state.storage().get_context(ctx.context_id, ctx.browser_key, state.now())
+    if stored is None:
+        return None
+    if stored.refresh_token == ctx.refresh_token and stored.access_token == ctx.access_token:
+        return None  # nothing newer: the refresh really failed
+    if stored.expires_at is not None and state.now() >= stored.expires_at:
+        return None
+    return stored
 
 
 def fresh_context(ctx: Any) -> Any:

@@ -3,11 +3,14 @@
 Searches run in parallel through the one `FhirClient` (`search_many`), always
 for the launch context's patient, with code sets from the knowledge file
 (smart-app-launch.md §1.7). Resource types the granted scopes do not cover are
-not queried; the page then says the data may be incomplete.
+not queried; the page then says the data may be incomplete. Medications that
+orders name by `medicationReference` (not contained) are then read, once each,
+in parallel, from `iss` only (`patient/Medication.r`), so the core can classify them.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -24,6 +27,9 @@ SEARCHED_TYPES = (
     "Procedure",
 )
 CODES_PER_QUERY = 40  # keeps URLs well under common 8 KB limits
+MEDICATION_USERS = ("MedicationRequest", "MedicationStatement")
+MAX_MEDICATION_READS = 100  # a sanity bound; a patient's distinct Medications are far fewer
+_MEDICATION_REF = re.compile(r"Medication/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?")
 
 
 @dataclass
@@ -58,6 +64,55 @@ def queries(patient_id: str, granted: ScopeSet, knowledge: Any) -> tuple[dict[st
     return out, skipped
 
 
+def medication_references(resources: list[dict[str, Any]], base_url: str) -> list[str]:
+    """Ids of the `Medication/<id>` that MedicationRequests/Statements reference and the data lacks.
+
+    Contained (`#id`) references are resolved by the core. Absolute references
+    count only when they are under our FHIR base (`iss`): the token is never
+    sent anywhere else (R97, R98). Version-specific references read the
+    current version. Order of first appearance, no duplicates.
+    """
+    have = {str(r.get("id")) for r in resources if r.get("resourceType") == "Medication" and r.get("id")}
+    base = base_url.rstrip("/") + "/"
+    ids: list[str] = []
+    for r in resources:
+        if r.get("resourceType") not in MEDICATION_USERS:
+            continue
+        ref = r.get("medicationReference")
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if not isinstance(target, str) or not target or target.startswith("#"):
+            continue
+        if "://" in target:
+            if not target.startswith(base):
+                continue
+            target = target[len(base) :]
+        match = _MEDICATION_REF.fullmatch(target)
+        if match and match.group(1) not in have and match.group(1) not in ids:
+            ids.append(match.group(1))
+    return ids
+
+
+def read_medications(client: Any, ids: list[str]) -> list[dict[str, Any]]:
+    """Read the Medications in parallel (one `search_many`); ones the server no longer has are left out.
+
+    A missing Medication is not an error of the page: the core then reports the
+    order's medication as not in the data, which the "cannot determine" list shows.
+    """
+    from fhir_access import FhirNotFound
+
+    pending = {f"Medication-{i}": f"Medication/{mid}" for i, mid in enumerate(ids[:MAX_MEDICATION_READS])}
+    while pending:
+        try:
+            results = client.search_many(pending)
+        except FhirNotFound as exc:
+            if getattr(exc, "key", None) not in pending:
+                raise
+            del pending[exc.key]  # and read the rest again: rare, and never more than len(ids) rounds
+            continue
+        return [r for items in results.values() for r in items if r.get("resourceType") == "Medication"]
+    return []
+
+
 def fetch(client: Any, patient_id: str, granted: ScopeSet, knowledge: Any, now: datetime) -> PatientData:
     qs, skipped = queries(patient_id, granted, knowledge)
     results = client.search_many(qs) if qs else {}
@@ -71,6 +126,12 @@ def fetch(client: Any, patient_id: str, granted: ScopeSet, knowledge: Any, now: 
                 continue
             seen.add(key)
             resources.append(r)
+    wanted = medication_references(resources, client.base_url)
+    if wanted:
+        if granted.allows("Medication", "r"):
+            resources.extend(read_medications(client, wanted))
+        else:
+            skipped.append("Medication")
     return PatientData(resources=resources, patient=patient, fetched_at=now, skipped=skipped)
 
 

@@ -133,6 +133,11 @@ def drug_label(knowledge: Any, drug: str | None) -> str | None:
     return str(_get(knowledge, "drugs", drug, "display") or drug)
 
 
+def candidate_agents(knowledge: Any) -> list[str]:
+    """The agents eligibility is judged against before a drug is chosen (`parameters.candidate_agents`)."""
+    return list(_get(knowledge, "parameters", "candidate_agents", "value") or [])
+
+
 def drug_thresholds(knowledge: Any, drug: str | None, test: str) -> list[tuple[str, float]]:
     """(label, value in canonical units) lines for one lab and one drug (`drugs.<drug>.thresholds.<test>`).
 

@@ -1,10 +1,12 @@
 """OAuth 2.0 for SMART App Launch 2.2 on Authlib's requests-level `OAuth2Session`.
 
-- authorize request: app-launch.html#request-4 (R32-R45), PKCE S256 always (R13);
+- authorize request: app-launch.html#request-4 (R32-R45), PKCE S256 always (R13), an OIDC
+  `nonce` derived from `state` when `openid` is requested (`nonce_for`);
 - code exchange and refresh: #request-5, #request-7 (R62-R72, R105-R117);
 - client authentication: public (`client_id` in the body), `client_secret_basic`
   (client-confidential-symmetric.html) or `private_key_jwt` (client-confidential-asymmetric.html);
-- `id_token`: scopes-and-launch-context.html#steps-for-using-an-id-token (R201, R218).
+- `id_token`: scopes-and-launch-context.html#steps-for-using-an-id-token (R201, R218), with
+  the `nonce` checked when the server echoes one.
 
 Token values never appear in exceptions or logs.
 """
@@ -13,13 +15,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 import requests
-from authlib.common.urls import add_params_to_qs
+from authlib.common.urls import add_params_to_qs, add_params_to_uri
 from authlib.integrations.requests_client import OAuth2Session
 
 from smart_app.discovery import SmartConfiguration
@@ -49,8 +52,18 @@ def s256(verifier: str) -> str:
     )
 
 
-def authorization_url(
-    config: SmartConfiguration,
+def nonce_for(secret: bytes, state: str) -> str:
+    """The OIDC `nonce` of one authorization: HMAC-SHA256(secret, state), base64url.
+
+    Derived rather than stored (the launch state has no field for it): only the
+    holder of the app's secret key can compute it, and it differs for every
+    `state` (so for every authorization), which is what a nonce must do.
+    """
+    mac = hmac.new(secret, b"nonce:" + state.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
+def authorization_params(
     client: RegisteredClient,
     *,
     redirect_uri: str,
@@ -58,21 +71,33 @@ def authorization_url(
     state: str,
     code_verifier: str,
     launch: str | None,
-) -> str:
-    """The authorize URL with every parameter SMART requires; `aud` is the FHIR base (R41)."""
-    session = OAuth2Session(client.client_id, code_challenge_method="S256")
-    extra = {"aud": client.iss}
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """Every parameter of the authorize request (AL#request-4, R32-R45); `aud` is the FHIR base (R41).
+
+    PKCE is always S256 (R13), whatever the server advertises. `nonce` is sent
+    only when given (the caller gives one when `openid` is requested).
+    """
+    params = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": redirect_uri,
+        "scope": " ".join(scope),
+        "state": state,
+        "aud": client.iss,
+        "code_challenge": s256(code_verifier),
+        "code_challenge_method": "S256",
+    }
     if launch is not None:
-        extra["launch"] = launch
-    url, _ = session.create_authorization_url(
-        config.authorization_endpoint,
-        state=state,
-        code_verifier=code_verifier,
-        redirect_uri=redirect_uri,
-        scope=" ".join(scope),
-        **extra,
-    )
-    return str(url)
+        params["launch"] = launch
+    if nonce is not None:
+        params["nonce"] = nonce
+    return params
+
+
+def authorization_url(config: SmartConfiguration, params: dict[str, str]) -> str:
+    """The GET form of the authorize request: the endpoint with `params` added to its query."""
+    return str(add_params_to_uri(config.authorization_endpoint, list(params.items())))
 
 
 def _token_session(
@@ -204,12 +229,18 @@ def refresh(
 
 
 def validate_id_token(
-    id_token: str, config: SmartConfiguration, client: RegisteredClient, *, timeout_s: float
+    id_token: str,
+    config: SmartConfiguration,
+    client: RegisteredClient,
+    *,
+    timeout_s: float,
+    nonce: str | None = None,
 ) -> dict[str, Any]:
-    """Verify signature (RS256, keys from the server's `jwks_uri`), `iss`, `aud`, `exp`, `iat`.
+    """Verify signature (RS256, keys from the server's `jwks_uri`), `iss`, `aud`, `exp`, `iat`, `nonce`.
 
     When the header has no `kid` (smart-launcher-v2 does this), every RSA key in
-    the set is tried.
+    the set is tried. A `nonce` claim must equal the one we sent (R218); a token
+    without one is accepted, since SMART servers need not echo it.
     """
     if not config.jwks_uri:
         raise SmartError.id_token_invalid("the server publishes no jwks_uri")
@@ -250,6 +281,12 @@ def validate_id_token(
         expected = config.issuer or client.iss
         if normalise_iss(str(claims.get("iss", ""))) != normalise_iss(expected):
             raise SmartError.id_token_invalid("the issuer does not match")
+        if "nonce" in claims and not (
+            nonce is not None
+            and isinstance(claims["nonce"], str)
+            and hmac.compare_digest(claims["nonce"].encode("utf-8"), nonce.encode("utf-8"))
+        ):
+            raise SmartError.id_token_invalid("the nonce does not match this sign-in")
         return dict(claims)
     raise SmartError.id_token_invalid(last_error)
 

@@ -163,13 +163,19 @@ def _lab_charts(record: Any, drug: str | None) -> list[tuple[charts.ChartSpec, A
         points = [
             charts.Point(r.when, r.value, f"{r.value:g} {unit} (as received: {r.original})") for r in series
         ]
-        drug_name = K.drug_label(k, drug)
-        lines = [
-            (f"{label} ({drug_name}): {value:g}", value) for label, value in K.drug_thresholds(k, drug, test)
-        ]
-        spec = charts.ChartSpec(test, title, unit, points, lines)
+        spec = charts.ChartSpec(test, title, unit, points, _threshold_lines(k, drug, test))
         out.append((spec, charts.render(spec)))
     return out
+
+
+def _threshold_lines(k: Any, drug: str | None, test: str) -> list[tuple[str, float]]:
+    """The chosen drug's thresholds; before a drug is chosen, every candidate agent's, merged when equal."""
+    drugs = [drug] if drug else list(K.candidate_agents(k))
+    merged: dict[tuple[str, float], list[str]] = {}
+    for d in drugs:
+        for label, value in K.drug_thresholds(k, d, test):
+            merged.setdefault((label, value), []).append(K.drug_label(k, d))
+    return [(f"{label} ({', '.join(names)}): {value:g}", value) for (label, value), names in merged.items()]
 
 
 def _missing(assessment: Any, record: Any) -> list[str]:

@@ -17,6 +17,7 @@ DEFAULT_V2_SCOPES = (
     "patient/Immunization.rs patient/Procedure.rs patient/Observation.c"
 )
 
+REFRESH_SCOPES = ("online_access", "offline_access")
 _V1_TO_V2 = {"read": "rs", "write": "cud", "*": "cruds"}
 
 
@@ -57,14 +58,22 @@ def requested_scopes(configured: str | None, capabilities: list[str], *, standal
     v2 syntax unless the server does not advertise `permission-v2`, then v1
     (duplicates removed, order kept). Standalone launches ask for
     `launch/patient` instead of `launch` (SC#standalone-apps).
+
+    Refresh (SC#scopes-for-requesting-a-refresh-token): an EHR launch asks for
+    `online_access` exactly when the server advertises `permission-online`, and
+    never for `offline_access` (the app's sessions end with the user's). A
+    standalone launch never asks for `online_access` (an EHR-launch scope).
     """
     scopes = (configured or DEFAULT_V2_SCOPES).split()
     if "permission-v2" not in capabilities:
         scopes = [to_v1(s) for s in scopes]
+    scopes = [s for s in scopes if s not in REFRESH_SCOPES or (standalone and s == "offline_access")]
     if standalone:
         scopes = ["launch/patient" if s == "launch" else s for s in scopes]
     else:
         scopes = ["launch" if s == "launch/patient" else s for s in scopes]
+        if "permission-online" in capabilities:
+            scopes.append("online_access")
     out: list[str] = []
     for s in scopes:
         if s not in out:

@@ -1,6 +1,8 @@
 """Routes of the SMART app under `/app` (SMART App Launch 2.2, app-launch.html).
 
-Launch:     GET /app/launch?iss&launch (EHR), GET /app/standalone[?iss=] (standalone)
+Launch:     GET /app/launch?iss&launch (EHR), GET /app/standalone[?iss=] (standalone); they answer
+            with a redirect to the authorize endpoint, or with an auto-submitting form when the
+            server advertises `authorize-post`
 Callback:   GET /app/callback?code&state[&iss] or ?error&state
 Pages:      GET /app/c/<context_id>/ (dashboard), /print, GET+POST /salt
 Keys:       GET /app/.well-known/jwks.json
@@ -9,10 +11,12 @@ Keys:       GET /app/.well-known/jwks.json
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -98,16 +102,52 @@ def _authorize(client: RegisteredClient, launch_id: str | None, *, standalone: b
             expires_at=now + timedelta(seconds=state.settings.smart_state_ttl_s),
         )
     )
-    url = oauth.authorization_url(
-        config,
+    nonce = oauth.nonce_for(state.nonce_secret, st) if "openid" in scope else None
+    params = oauth.authorization_params(
         client,
         redirect_uri=state.redirect_uri,
         scope=scope,
         state=st,
         code_verifier=verifier,
         launch=launch_id,
+        nonce=nonce,
     )
-    return redirect(url, 302)
+    if config.has("authorize-post"):
+        return _authorize_post(config.authorization_endpoint, params)
+    return redirect(oauth.authorization_url(config, params), 302)
+
+
+def _authorize_post(endpoint: str, params: dict[str, str]) -> Response:
+    """AL#request-4 "authorize-post": an HTML form POSTed to the authorization endpoint.
+
+    Submitted on load by our own static script; the visible button covers
+    browsers without JavaScript. Jinja escapes every value. The CSP lets this
+    one page's form go to the authorization endpoint's origin (and back to us,
+    for the redirect to our callback).
+    """
+    origin = _csp_origin(endpoint)
+    html = render_template("smart_app/authorize_post.html", endpoint=endpoint, params=params)
+    response = Response(html, status=200, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+        f"form-action 'self' {origin}; base-uri 'none'; object-src 'none'"
+    )
+    return response
+
+
+def _csp_origin(url: str) -> str:
+    """`scheme://host[:port]` of a discovered endpoint, safe to put in a CSP header."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port, host = None, ""
+    if parts.scheme not in ("http", "https") or not re.fullmatch(r"[A-Za-z0-9.\-]+|[0-9A-Fa-f:.]+", host):
+        raise SmartError.discovery(url, "the authorization endpoint is not a usable http(s) URL")
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 # --- callback -------------------------------------------------------------------------------
@@ -156,7 +196,11 @@ def callback() -> Response:
     claims = None
     if tok.id_token and ScopeSet.from_string(granted_text).identity:
         claims = oauth.validate_id_token(
-            tok.id_token, config, client, timeout_s=state.settings.fhir_request_timeout_s
+            tok.id_token,
+            config,
+            client,
+            timeout_s=state.settings.fhir_request_timeout_s,
+            nonce=oauth.nonce_for(state.nonce_secret, st),
         )
     now = state.now()
     session_end = now + timedelta(seconds=state.settings.smart_session_ttl_s)

@@ -13,7 +13,11 @@ UNSPECIFIED_REASON = "unspecified"
 
 
 def feedback_report(connection: Connection) -> list[FeedbackStat]:
-    """One `FeedbackStat` per finding id, sorted by finding id."""
+    """One `FeedbackStat` per finding id, sorted by finding id.
+
+    `card_issued` has a row per (card, finding), so a card grouping several findings counts,
+    with its feedback, once for each of them.
+    """
     finding = sa.func.coalesce(card_issued.c.finding_id, UNKNOWN_FINDING)
     answered = feedback.outerjoin(
         card_issued,

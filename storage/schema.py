@@ -74,13 +74,14 @@ jti_seen = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 
+# One row per (card, finding): a grouped card (several minor findings) has a row for each.
 card_issued = sa.Table(
     "card_issued",
     metadata,
     sa.Column("service_id", sa.String(255), primary_key=True),
     sa.Column("card_uuid", sa.String(255), primary_key=True),
+    sa.Column("finding_id", sa.String(255), primary_key=True, index=True),
     sa.Column("hook_instance", sa.String(255), nullable=False),
-    sa.Column("finding_id", sa.String(255), nullable=False, index=True),
     sa.Column("issued_at", UtcDateTime, nullable=False),
 )
 

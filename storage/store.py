@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 _JTI_PURGE_INTERVAL = timedelta(minutes=5)
 # Any constant works; it only has to be the same for every replica creating the tables.
 _CREATE_TABLES_LOCK = 0x4A414B
+SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
 class Storage:
@@ -43,7 +44,13 @@ class Storage:
             raise ValueError("database URL must be sqlite:// or postgresql+psycopg://")
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self._engine = sa.create_engine(parsed, pool_pre_ping=True)
+        if parsed.get_backend_name() == "sqlite":
+            # A SQLite connection cannot go stale, so no ping before each use (one query saved per call).
+            self._engine = sa.create_engine(parsed)
+            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+        else:
+            # The server may drop idle connections (restarts, failover, proxies): ping before use.
+            self._engine = sa.create_engine(parsed, pool_pre_ping=True)
         self._box = SecretBox(secret_key) if secret_key else None
         self._next_jti_purge: datetime | None = None
         self._create_tables()
@@ -234,19 +241,29 @@ class Storage:
     def record_cards(
         self, service_id: str, hook_instance: str, cards: Sequence[tuple[str, str]], now: datetime
     ) -> None:
-        """Remember which finding each card (by uuid) came from, so feedback can be mapped back."""
-        rows = [
-            {
-                "service_id": service_id,
-                "card_uuid": card_uuid,
-                "hook_instance": hook_instance,
-                "finding_id": finding_id,
-                "issued_at": now,
-            }
-            for card_uuid, finding_id in cards
-        ]
+        """Remember which findings each card (by uuid) came from, so feedback can be mapped back.
+
+        `cards` holds (card uuid, finding id) pairs; a card grouping several findings has one pair each.
+        """
         with self._engine.begin() as connection:
-            self._insert_new(connection, schema.card_issued, rows)
+            self._insert_cards(connection, service_id, hook_instance, cards, now)
+
+    def record_invocation(
+        self,
+        record: AuditRecord,
+        cards: Sequence[tuple[str, str]] = (),
+        issued_at: datetime | None = None,
+    ) -> None:
+        """Everything one CDS call writes, in one transaction: its cards' findings and its audit record.
+
+        `cards` as for `record_cards`, issued by `record.service_id` for `record.hook_instance`
+        at `issued_at` (default `record.time`).
+        """
+        with self._engine.begin() as connection:
+            self._insert_cards(
+                connection, record.service_id, record.hook_instance, cards, issued_at or record.time
+            )
+            connection.execute(sa.insert(schema.audit).values(_audit_values(record)))
 
     def record_feedback(self, service_id: str, items: Sequence[FeedbackItem], now: datetime) -> int:
         """Store feedback items, ignoring ones already stored; the number newly stored."""
@@ -275,18 +292,8 @@ class Storage:
     # Audit.
 
     def record_audit(self, record: AuditRecord) -> None:
-        values = {
-            "time": record.time,
-            "service_id": record.service_id,
-            "hook": record.hook,
-            "hook_instance": record.hook_instance,
-            "issuer": record.issuer,
-            "status": record.status,
-            "latency_ms": record.latency_ms,
-            "finding_ids": list(record.finding_ids),
-        }
         with self._engine.begin() as connection:
-            connection.execute(sa.insert(schema.audit).values(values))
+            connection.execute(sa.insert(schema.audit).values(_audit_values(record)))
 
     def recent_audit(self, limit: int) -> list[AuditRecord]:
         """The latest `limit` records, newest first."""
@@ -321,13 +328,34 @@ class Storage:
             if connection.dialect.name == "postgresql":
                 # Replicas starting together would otherwise race between "exists?" and CREATE TABLE.
                 connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_CREATE_TABLES_LOCK)))
+            _key_card_issued_per_finding(connection)
             schema.metadata.create_all(connection)
+
+    def _insert_cards(
+        self,
+        connection: Connection,
+        service_id: str,
+        hook_instance: str,
+        cards: Sequence[tuple[str, str]],
+        now: datetime,
+    ) -> None:
+        rows = [
+            {
+                "service_id": service_id,
+                "card_uuid": card_uuid,
+                "finding_id": finding_id,
+                "hook_instance": hook_instance,
+                "issued_at": now,
+            }
+            for card_uuid, finding_id in dict.fromkeys(cards)
+        ]
+        if rows:  # one statement, many parameter sets; pairs already stored are skipped
+            connection.execute(_insert_ignoring_duplicates(connection, schema.card_issued), rows)
 
     def _insert_new(self, connection: Connection, table: sa.Table, rows: Iterable[dict[str, Any]]) -> int:
         """Insert rows, skipping any that collide with a unique key; the number inserted."""
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
         # SQLAlchemy reports an INSERT's row count only when asked to.
-        statement = dialect.insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+        statement = _insert_ignoring_duplicates(connection, table).execution_options(preserve_rowcount=True)
         return sum(connection.execute(statement, row).rowcount for row in rows)
 
     def _purge_jti_now_and_then(self, now: datetime) -> None:
@@ -336,3 +364,72 @@ class Storage:
         self._next_jti_purge = now + _JTI_PURGE_INTERVAL
         with self._engine.begin() as connection:
             connection.execute(sa.delete(schema.jti_seen).where(schema.jti_seen.c.expires_at <= now))
+
+
+def _key_card_issued_per_finding(connection: Connection) -> None:
+    """Upgrade a `card_issued` keyed by (service, card) only, which kept one finding per grouped card.
+
+    The rows are kept; the primary key becomes (service, card, finding).
+    """
+    inspector = sa.inspect(connection)
+    if not inspector.has_table("card_issued"):
+        return
+    primary_key = inspector.get_pk_constraint("card_issued")
+    if "finding_id" in primary_key["constrained_columns"]:
+        return
+    logger.info("storage: keying card_issued by (service, card, finding)")
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.text(
+                f'ALTER TABLE card_issued DROP CONSTRAINT "{primary_key["name"]}", '
+                "ADD PRIMARY KEY (service_id, card_uuid, finding_id)"
+            )
+        )
+        return
+    # SQLite cannot change a primary key: move the rows to a new table. Indexes keep their
+    # names through a rename, so they go first.
+    for index in inspector.get_indexes("card_issued"):
+        connection.execute(sa.text(f'DROP INDEX "{index["name"]}"'))
+    connection.execute(sa.text("ALTER TABLE card_issued RENAME TO card_issued_unkeyed"))
+    schema.card_issued.create(connection)
+    columns = ", ".join(column.name for column in schema.card_issued.columns)
+    connection.execute(
+        sa.text(f"INSERT INTO card_issued ({columns}) SELECT {columns} FROM card_issued_unkeyed")  # noqa: S608
+    )
+    connection.execute(sa.text("DROP TABLE card_issued_unkeyed"))
+
+
+def _insert_ignoring_duplicates(connection: Connection, table: sa.Table) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def _audit_values(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "time": record.time,
+        "service_id": record.service_id,
+        "hook": record.hook,
+        "hook_instance": record.hook_instance,
+        "issuer": record.issuer,
+        "status": record.status,
+        "latency_ms": record.latency_ms,
+        "finding_ids": list(record.finding_ids),
+    }
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """Per SQLite connection: write-ahead log, fsync at checkpoints only, wait for a locked database.
+
+    WAL lets readers run beside the one writer (several gunicorn workers share the file), and
+    with `synchronous=NORMAL` a commit appends to the log without an fsync: a commit can be lost
+    on power failure (never corrupt the database), which is acceptable for cards, feedback and
+    audit rows, and it removes two fsyncs from every CDS call. `busy_timeout` makes a writer
+    wait for another's lock instead of failing at once.
+    """
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # a no-op ("memory") for in-memory databases
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()

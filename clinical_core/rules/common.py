@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from clinical_core.findings import Action, ActionKind, Category, Evidence, Finding, Severity
-from clinical_core.knowledge.model import Drug, Fact, Knowledge
+from clinical_core.knowledge.model import Drug, Fact, Knowledge, Source
 from clinical_core.record import (
     CANONICAL_UNITS,
     ConditionFact,
@@ -248,7 +248,10 @@ def salt_evidence(score: SaltScore, label: str = "SALT") -> Evidence:
 
 def condition_evidence(condition: ConditionFact) -> Evidence:
     return Evidence(
-        label=condition.display, value=condition.concept, when=condition.onset, reference=condition.reference
+        label=condition.display,
+        value=condition.concept.replace("_", " "),
+        when=condition.onset,
+        reference=condition.reference,
     )
 
 
@@ -322,7 +325,7 @@ def make(
     if notes:
         parts.append("**Notes**\n" + "\n".join(f"- {n}" for n in dict.fromkeys(notes)))
     if source_ids:
-        parts.append("**Sources:** " + "; ".join(f"{sid} ({ctx.k.source(sid).label})" for sid in source_ids))
+        parts.append("**Sources:** " + "; ".join(_source_link(ctx.k.source(sid), sid) for sid in source_ids))
     if not all_verified:
         parts.append("_Uses facts marked unverified: verify against current prescribing information._")
     return Finding(
@@ -354,3 +357,8 @@ def days(n: int) -> timedelta:
 
 def weeks(n: int) -> timedelta:
     return timedelta(weeks=n)
+
+
+def _source_link(source: Source, source_id: str) -> str:
+    text = f"{source_id}: {source.label}"
+    return f"[{text}]({source.url})" if source.url else text

@@ -58,6 +58,10 @@ class MemoryStorage:
     def record_audit(self, record: Any) -> None:
         self.audits.append(record)
 
+    def record_invocation(self, record: Any, cards: Any = (), issued_at: Any = None) -> None:
+        self.record_cards(record.service_id, record.hook_instance, list(cards), issued_at)
+        self.record_audit(record)
+
     def ping(self) -> None:
         return None
 

@@ -98,20 +98,16 @@ def test_D2_summary_longer_than_139_is_refused_by_the_model():
         Card(summary="x" * 140, indicator="info", source=Source(label="a"))
 
 
-def test_D2_detail_has_evidence_citations_and_verify_note(call, engine):
+def test_D2_detail_is_the_core_markdown_and_unverified_findings_say_so(call, engine):
     engine.assessment = cds_builders.eligible_with_gaps()
     cards = all_cards(call, PV, hook_body())
+    findings = {f.summary: f for f in engine.assessment.findings}
     eligibility = next(c for c in cards if c["summary"].startswith("Eligible"))
-    assert "**Evidence**" in eligibility["detail"] and "SALT: 62 (2026-10-01)" in eligibility["detail"]
-    assert (
-        "[Olumiant (baricitinib) prescribing information](https://example.org/olumiant-pi)"
-        in (eligibility["detail"])
-    )
+    assert eligibility["detail"] == findings[eligibility["summary"]].detail
     group = cards[-1]
     assert "Verify against current prescribing information" in group["detail"]
     tb = cards[0]
     assert "Verify against current" not in tb["detail"]
-    assert "**Missing data:** IGRA or TST" in tb["detail"]
 
 
 def test_D2_patient_data_cannot_inject_html_into_detail(call, engine):
@@ -120,7 +116,12 @@ def test_D2_patient_data_cannot_inject_html_into_detail(call, engine):
     from clinical_core.findings import Evidence
 
     assessment = cds_builders.eligible_with_gaps()
-    first = replace(assessment.findings[1], evidence=(Evidence("<script>alert(1)</script>", "<b>x</b>"),))
+    injected = "**Evidence**\n- <script>alert(1)</script>: <b>x</b>"
+    first = replace(
+        assessment.findings[1],
+        detail=injected,
+        evidence=(Evidence("<script>alert(1)</script>", "<b>x</b>"),),
+    )
     engine.assessment = replace(assessment, findings=(first,))
     (card,) = all_cards(call, PV, hook_body())
     assert "<script>" not in card["detail"] and "&lt;script&gt;" in card["detail"]

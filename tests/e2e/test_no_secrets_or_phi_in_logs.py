@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = "baricitinib_alc_400_interrupt"
 APP_BASE = "http://localhost"
 PV = "/cds-services/aa-jak-patient-view"
+ISS = "https://ehr.e2e.test"
 
 
 @dataclass
@@ -85,7 +86,7 @@ def capture() -> Iterator[Capture]:
 
 
 @dataclass
-class TestPatient:
+class E2EPatient:
     id: str
     family: str
     given: str
@@ -93,14 +94,14 @@ class TestPatient:
 
 
 @pytest.fixture(scope="module")
-def patient(fhir_base_url: str) -> TestPatient:
+def patient(fhir_base_url: str) -> E2EPatient:
     """A synthetic AA patient loaded again, under a random name and birth date."""
     from sandbox.loader import _patient_ids, anchored, post_bundle, read_bundle
 
     try:
         from clinical_core.anchoring import ANCHOR_DATE
     except ImportError:
-        ANCHOR_DATE = None  # noqa: N806
+        ANCHOR_DATE = None
     bundle = anchored(read_bundle(ROOT / "synthetic_patients" / f"{BUNDLE}.json"), ANCHOR_DATE)
     family = "Fam" + secrets.token_hex(5).capitalize()
     given = "Giv" + secrets.token_hex(4)
@@ -112,7 +113,7 @@ def patient(fhir_base_url: str) -> TestPatient:
             resource["birthDate"] = birth.isoformat()
             resource["identifier"] = [{"system": "urn:aa-jak:e2e", "value": secrets.token_hex(6)}]
     (patient_id,) = _patient_ids(post_bundle(fhir_base_url, bundle))
-    return TestPatient(patient_id, family, given, birth.isoformat())
+    return E2EPatient(patient_id, family, given, birth.isoformat())
 
 
 def _assert_clean(capture: Capture, secrets_: dict[str, str]) -> None:
@@ -128,7 +129,7 @@ def _assert_clean(capture: Capture, secrets_: dict[str, str]) -> None:
         json.loads(line)  # one JSON object per line, nothing else on the handler
 
 
-def _patient_secrets(patient: TestPatient) -> dict[str, str]:
+def _patient_secrets(patient: E2EPatient) -> dict[str, str]:
     return {
         "family name": patient.family,
         "given name": patient.given,
@@ -137,14 +138,16 @@ def _patient_secrets(patient: TestPatient) -> dict[str, str]:
     }
 
 
-def _hook_body(patient: TestPatient, fhir_base_url: str, **extra: Any) -> dict[str, Any]:
-    return {
+def _hook_body(patient: E2EPatient, fhir_base_url: str | None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "hook": "patient-view",
         "hookInstance": str(uuid.uuid4()),
-        "fhirServer": fhir_base_url,
         "context": {"userId": "Practitioner/e2e-doc", "patientId": patient.id},
         **extra,
     }
+    if fhir_base_url:
+        body["fhirServer"] = fhir_base_url
+    return body
 
 
 @pytest.fixture
@@ -155,17 +158,40 @@ def cds_key(tmp_path: Path) -> Any:
     return key, key.write_jwks(tmp_path / "jwks.json")
 
 
-def _cds_app(app_factory: Callable[..., Any], fhir_base_url: str, jwks_file: Path) -> Any:
+def _cds_app(app_factory: Callable[..., Any], fhir_base_url: str, jwks_file: Path, **settings: Any) -> Any:
     return app_factory(
         log_level="DEBUG",
-        cds_trusted_issuers=[
-            {"iss": "https://ehr.e2e.test", "jwks_file": str(jwks_file), "fhir_servers": [fhir_base_url]}
-        ],
+        cds_trusted_issuers=[{"iss": ISS, "jwks_file": str(jwks_file), "fhir_servers": [fhir_base_url]}],
+        **settings,
     )
 
 
+def _client_prefetch(app: Any, fhir_base_url: str, patient: E2EPatient) -> dict[str, Any]:
+    """What a CDS client sends: each prefetch template run against the FHIR server."""
+    from cds_hooks.data import render_template
+
+    templates = app.extensions["cds_hooks"].registry.get(PV.rsplit("/", 1)[1]).prefetch
+    context = {"userId": "Practitioner/e2e-doc", "patientId": patient.id}
+    prefetch = {}
+    for key, template in templates.items():
+        url: str | None = f"{fhir_base_url}/{render_template(template, context)}"
+        result: dict[str, Any] | None = None
+        while url:  # a complete answer: every page, merged (the service refuses a `next` link)
+            response = requests.get(url, timeout=10)
+            response.raise_for_status()
+            page = response.json()
+            links = {link.get("relation"): link.get("url") for link in page.pop("link", [])}
+            if result is None:
+                result = page
+            else:
+                result.setdefault("entry", []).extend(page.get("entry", []))
+            url = links.get("next") if page.get("resourceType") == "Bundle" else None
+        prefetch[key] = result
+    return prefetch
+
+
 def test_cds_fallback_jwt_and_feedback_log_no_secret_or_patient_data(
-    capture: Capture, app_factory: Callable[..., Any], fhir_base_url: str, patient: TestPatient, cds_key: Any
+    capture: Capture, app_factory: Callable[..., Any], fhir_base_url: str, patient: E2EPatient, cds_key: Any
 ) -> None:
     cds_key, jwks_file = cds_key
     app = _cds_app(app_factory, fhir_base_url, jwks_file)
@@ -191,23 +217,24 @@ def test_cds_fallback_jwt_and_feedback_log_no_secret_or_patient_data(
     cards = answer.get_json()["cards"]
     assert cards, "the AA patient has cards"
 
-    # (b) the same with a signed client JWT (and once more: a replayed jti, then a wrong audience)
-    token = cds_key.cds_jwt(iss="https://ehr.e2e.test", aud=f"{APP_BASE}{PV}")
+    # (b) a secure (not dev mode) service, called with signed client JWTs and the prefetch filled
+    # by the client from sekmet: accepted, replayed (jti), and for another audience
+    secure = _cds_app(app_factory, fhir_base_url, jwks_file, dev_mode=False).test_client()
+    prefetch = _client_prefetch(secure.application, fhir_base_url, patient)
+    signed_body = {**_hook_body(patient, None), "prefetch": prefetch}
+    token = cds_key.cds_jwt(iss=ISS, aud=f"{APP_BASE}{PV}")
     jwts.append(token)
-    signed = client.post(
-        PV, json=_hook_body(patient, fhir_base_url), headers={"Authorization": f"Bearer {token}"}
-    )
+    signed = secure.post(PV, json=signed_body, headers={"Authorization": f"Bearer {token}"})
     assert signed.status_code == 200, signed.get_data(as_text=True)
-    replay = client.post(
-        PV, json=_hook_body(patient, fhir_base_url), headers={"Authorization": f"Bearer {token}"}
-    )
+    assert signed.get_json()["cards"]
+    replay = secure.post(PV, json=signed_body, headers={"Authorization": f"Bearer {token}"})
     assert replay.status_code == 401
-    wrong = cds_key.cds_jwt(iss="https://ehr.e2e.test", aud="https://elsewhere.example/cds-services/x")
+    wrong = cds_key.cds_jwt(iss=ISS, aud="https://elsewhere.example/cds-services/x")
     jwts.append(wrong)
-    refused = client.post(
-        PV, json=_hook_body(patient, fhir_base_url), headers={"Authorization": f"Bearer {wrong}"}
-    )
+    refused = secure.post(PV, json=signed_body, headers={"Authorization": f"Bearer {wrong}"})
     assert refused.status_code == 401
+    feedback_token = cds_key.cds_jwt(iss=ISS, aud=f"{APP_BASE}{PV}/feedback")
+    jwts.append(feedback_token)
 
     # (c) feedback with a free-text comment (it may name the patient)
     card = cards[0]
@@ -223,6 +250,10 @@ def test_cds_fallback_jwt_and_feedback_log_no_secret_or_patient_data(
         ]
     }
     posted = client.post(f"{PV}/feedback", json=feedback)
+    assert posted.status_code == 200, posted.get_data(as_text=True)
+    posted = secure.post(
+        f"{PV}/feedback", json=feedback, headers={"Authorization": f"Bearer {feedback_token}"}
+    )
     assert posted.status_code == 200, posted.get_data(as_text=True)
 
     _assert_clean(
@@ -280,7 +311,7 @@ def test_smart_launch_and_salt_save_log_no_secret_or_patient_data(
     capture: Capture,
     app_factory: Callable[..., Any],
     smart_server: tuple[str, list[dict[str, Any]]],
-    patient: TestPatient,
+    patient: E2EPatient,
     fhir_base_url: str,
 ) -> None:
     smart, exchanges = smart_server

@@ -114,7 +114,7 @@ def _output(path: Path) -> str:
 def sandbox(tmp_path: Path) -> Iterator[dict[str, Any]]:
     try:
         sekmet_executable()
-    except Exception as exc:  # noqa: BLE001 - any reason to not have sekmet is a skip reason
+    except Exception as exc:
         pytest.skip(f"sekmet-fhir is not available: {exc}")
     ports = {"fhir": free_port(), "sandbox": free_port(), "product": free_port()}
     while len(set(ports.values())) < 3:

@@ -92,6 +92,9 @@ class FakeEhr:
     fhir_status: int | None = None  # force this status on every FHIR request
     create_status: int | None = None  # force this status on create
     search_next: str | None = None  # a `next` link added to every search Bundle
+    echo_nonce: bool = True  # put the authorize request's `nonce` into the id_token
+    nonce_override: str | None = None  # ... or this value instead
+    stored: list[dict[str, Any]] = field(default_factory=list)  # searchable (by subject) and readable
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     access: dict[str, str] = field(default_factory=dict)  # access token -> patient
     refresh: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -129,6 +132,12 @@ class FakeEhr:
     # authorize (the browser would go there; tests call this with the redirect's query)
     def approve(self, location: str, *, patient: str = "pat-a", encounter: str | None = None) -> str:
         params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        return self.approve_params(params, patient=patient, encounter=encounter)
+
+    def approve_params(
+        self, params: dict[str, str], *, patient: str = "pat-a", encounter: str | None = None
+    ) -> str:
+        """Approve an authorize request given as parameters (a GET query or an authorize-post form)."""
         code = secrets.token_urlsafe(12)
         self.codes[code] = {"params": params, "patient": patient, "encounter": encounter}
         return code
@@ -167,7 +176,8 @@ class FakeEhr:
             if grant["encounter"]:
                 body["encounter"] = grant["encounter"]
             if "openid" in scope.split():
-                body["id_token"] = self.id_token(client_id)
+                nonce = self.nonce_override or (grant["params"].get("nonce") if self.echo_nonce else None)
+                body["id_token"] = self.id_token(client_id, **({"nonce": nonce} if nonce else {}))
             ctx = {"patient": grant["patient"], "scope": scope}
         elif form.get("grant_type") == "refresh_token":
             ctx = self.refresh.pop(form.get("refresh_token", ""), None)
@@ -222,12 +232,15 @@ class FakeEhr:
         if len(path) == 2:
             if path[0] == "Patient" and path[1] == patient:
                 return 200, {}, json.dumps(PATIENTS[patient])
+            for r in self.stored:
+                if [r["resourceType"], r.get("id")] == path:
+                    return 200, {}, json.dumps(r)
             return 404, {}, json.dumps({"resourceType": "OperationOutcome", "issue": []})
         assert query.get("patient") == [patient], "searches must be for the token's patient"
         entries = [
             r
-            for r in self.created
-            if path[0] == r["resourceType"] and r["subject"]["reference"] == f"Patient/{patient}"
+            for r in self.created + self.stored
+            if path[0] == r["resourceType"] and r.get("subject", {}).get("reference") == f"Patient/{patient}"
         ]
         bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in entries]}
         if self.search_next:

@@ -89,3 +89,47 @@ def test_launch_dashboard_salt_entry_and_new_chart_point(
         ).json()
         assert len(found.get("entry", [])) == 1
         assert page.locator(".salt-point").count() == before + 1
+
+
+def test_authorize_post_form_submits_itself_and_lands_on_the_dashboard(
+    browser, fhir_base_url, loaded_patients, tmp_path, monkeypatch
+):
+    """authorize-post in a real browser: our script submits the form, the CSP lets it reach the EHR."""
+    from sandbox.fhir_server import free_port
+    from sandbox.smart_server import create_smart_server
+
+    patient_id = next(ids[0] for ids in loaded_patients.values() if ids)
+    core_or_standin(monkeypatch)
+    app_port, smart_port = free_port(), free_port()
+    app_base, smart_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{smart_port}"
+    smart = create_smart_server(
+        fhir_base_url,
+        smart_base,
+        clients=[{"client_id": "aa-jak-ui", "redirect_uris": [f"{app_base}/app/callback"]}],
+        authorize_post=True,
+    )
+    product = make_app(
+        make_settings(
+            tmp_path,
+            public_base_url=app_base,
+            frozen_today=None,
+            smart_clients=[{"iss": f"{smart_base}/fhir", "client_id": "aa-jak-ui"}],
+        )
+    )
+    product.config["TESTING"] = False
+    product.extensions["smart_app"].knowledge_loader = integration_knowledge
+
+    with serve(smart, smart_port), serve(product, app_port):
+        launch = requests.post(f"{smart_base}/auth/launches", json={"patient": patient_id}, timeout=5).json()[
+            "launch"
+        ]
+        page = browser.new_page()
+        blocked: list[str] = []
+        page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(f"{app_base}/app/launch?iss={smart_base}/fhir&launch={launch}")
+        page.wait_for_url(re.compile(r".*/app/c/[^/]+/$"), timeout=15000)
+        assert page.locator("#patient-name").count() == 1
+        assert blocked == []
+        log = smart.config["SMART_LOG"]
+        assert [a.get("launch") for a in log["authorize"]] == [launch]
+        assert log["authorize_method"] == ["POST"]

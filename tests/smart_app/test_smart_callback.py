@@ -245,3 +245,35 @@ def test_private_jwks_file_is_used_when_configured(tmp_path):
     app = make_app(make_settings(tmp_path, smart_private_jwks_file=tmp_path / "jwks.json"))
     served = app.test_client().get("/app/.well-known/jwks.json").get_json()
     assert {k["kid"] for k in served["keys"]} == {k.kid for k in keys.keys}
+
+
+# --- OIDC nonce (SC#steps-for-using-an-id-token, R218) -------------------------------------------
+
+
+def test_id_token_with_matching_nonce_is_accepted(launcher: Launcher, ehr: FakeEhr, rsps):
+    start = launcher.start()
+    sent = launcher.authorize_params(start)["nonce"]
+    assert launcher.finish(start).status_code == 303
+    token_response = next(c.response for c in rsps.calls if c.request.url == ehr.token_url)
+    issued = jwt.decode(token_response.json()["id_token"], options={"verify_signature": False})
+    assert issued["nonce"] == sent  # the id_token the app accepted carried our nonce
+
+
+def test_id_token_with_mismatching_nonce_is_rejected(launcher: Launcher, ehr: FakeEhr):
+    ehr.nonce_override = "a-nonce-from-another-sign-in"
+    r = launcher.finish(launcher.start())
+    assert r.status_code == 502 and _error_code(r) == "id_token_invalid"
+    assert "nonce" in r.get_data(as_text=True)
+
+
+def test_id_token_without_nonce_is_accepted(launcher: Launcher, ehr: FakeEhr):
+    ehr.echo_nonce = False  # SMART servers need not echo it
+    assert launcher.finish(launcher.start()).status_code == 303
+
+
+def test_nonce_is_bound_to_the_state_of_its_own_sign_in(launcher: Launcher, ehr: FakeEhr):
+    """A nonce replayed from sign-in A inside sign-in B's id_token is rejected."""
+    nonce_a = launcher.authorize_params(launcher.start())["nonce"]
+    ehr.nonce_override = nonce_a
+    r = launcher.finish(launcher.start())
+    assert _error_code(r) == "id_token_invalid"

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,7 +21,19 @@ APP_BASE = "http://localhost"
 
 
 @pytest.fixture
-def smart_server(fhir_base_url: str) -> Any:  # noqa: F821 - annotations are not evaluated
+def dev_smart(fhir_base_url: str) -> Any:
+    """(base URL, Flask app) of the development SMART server (the app holds SMART_LOG)."""
+    with _smart_server(fhir_base_url) as running:
+        yield running
+
+
+@pytest.fixture
+def smart_server(dev_smart: tuple[str, Any]) -> str:
+    return dev_smart[0]
+
+
+@contextmanager
+def _smart_server(fhir_base_url: str, **options: Any) -> Iterator[tuple[str, Any]]:
     from sandbox.fhir_server import free_port
     from sandbox.smart_server import create_smart_server
 
@@ -26,9 +43,10 @@ def smart_server(fhir_base_url: str) -> Any:  # noqa: F821 - annotations are not
         fhir_base_url,
         base,
         clients=[{"client_id": "aa-jak-test", "redirect_uris": [f"{APP_BASE}/app/callback"]}],
+        **options,
     )
     with serve(server, port):
-        yield base
+        yield base, server
 
 
 @pytest.fixture
@@ -41,11 +59,15 @@ def patient_id(loaded_patients: dict[str, list[str]]) -> str:
 
 @pytest.fixture
 def product(tmp_path, smart_server, monkeypatch):
+    return _product(tmp_path, smart_server, monkeypatch)
+
+
+def _product(tmp_path: Any, smart_base: str, monkeypatch: Any) -> Any:
     core_or_standin(monkeypatch)
     settings = make_settings(
         tmp_path,
         public_base_url=APP_BASE,
-        smart_clients=[{"iss": f"{smart_server}/fhir", "client_id": "aa-jak-test", "standalone": True}],
+        smart_clients=[{"iss": f"{smart_base}/fhir", "client_id": "aa-jak-test", "standalone": True}],
         frozen_today=None,
     )
     app = make_app(settings)
@@ -125,3 +147,131 @@ def test_salt_save_lands_in_sekmet(product, smart_server, patient_id, fhir_base_
 def test_dev_server_requires_its_bearer_token(smart_server, patient_id):
     r = requests.get(f"{smart_server}/fhir/Patient/{patient_id}", timeout=5)
     assert r.status_code == 401
+
+
+# --- medications by reference, online_access, nonce, authorize-post -------------------------------
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def _create(fhir_base_url: str, resource: dict[str, Any]) -> str:
+    r = requests.post(
+        f"{fhir_base_url}/{resource['resourceType']}",
+        json=resource,
+        headers={"Content-Type": "application/fhir+json"},
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+@pytest.fixture
+def patient_on_baricitinib_by_reference(fhir_base_url: str) -> str:
+    """A new patient (own identifier; the bundles stay untouched): AA, baricitinib ordered by reference."""
+    pid = _create(
+        fhir_base_url,
+        {
+            "resourceType": "Patient",
+            "identifier": [{"system": "urn:aa-jak:test:smart-medref", "value": str(uuid.uuid4())}],
+            "name": [{"family": "Medref", "given": ["Mia"]}],
+            "gender": "female",
+            "birthDate": "1988-05-05",
+        },
+    )
+    subject = {"reference": f"Patient/{pid}"}
+    _create(
+        fhir_base_url,
+        {
+            "resourceType": "Condition",
+            "subject": subject,
+            "clinicalStatus": {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
+                ]
+            },
+            "verificationStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                        "code": "confirmed",
+                    }
+                ]
+            },
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "68225006"}]},
+            "onsetDateTime": "2024-01-01",
+        },
+    )
+    med = _create(
+        fhir_base_url,
+        {"resourceType": "Medication", "code": {"coding": [{"system": RXNORM, "code": "2047247"}]}},
+    )
+    _create(
+        fhir_base_url,
+        {
+            "resourceType": "MedicationRequest",
+            "status": "active",
+            "intent": "order",
+            "subject": subject,
+            "authoredOn": "2025-12-01",
+            "medicationReference": {"reference": f"Medication/{med}"},  # no display, not contained
+            "dosageInstruction": [{"text": "2 mg once daily"}],
+        },
+    )
+    return pid
+
+
+def test_medication_by_reference_over_http_shows_on_therapy(
+    product, dev_smart, patient_on_baricitinib_by_reference
+):
+    base, server = dev_smart
+    launch = requests.post(
+        f"{base}/auth/launches", json={"patient": patient_on_baricitinib_by_reference}, timeout=5
+    ).json()["launch"]
+    client = product.test_client()
+    path = _follow_authorize(
+        client, client.get("/app/launch", query_string={"iss": f"{base}/fhir", "launch": launch})
+    )
+    body = client.get(path).get_data(as_text=True)
+    assert "On therapy" in body
+    assert "Baricitinib" in body
+    asked = server.config["SMART_LOG"]["authorize"][-1]
+    assert "online_access" in asked["scope"].split()  # the dev server advertises permission-online
+    assert "offline_access" not in asked["scope"].split()
+    assert asked["nonce"]  # echoed in the id_token, which the app validated
+    assert server.config["SMART_LOG"]["authorize_method"][-1] == "GET"  # no authorize-post advertised
+
+
+class _Form(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.action = a.get("action") or ""
+        elif tag == "input" and a.get("type") == "hidden":
+            self.fields[a.get("name") or ""] = a.get("value") or ""
+
+
+def test_authorize_post_over_http(fhir_base_url, patient_id, tmp_path, monkeypatch):
+    with _smart_server(fhir_base_url, authorize_post=True) as (base, server):
+        product = _product(tmp_path, base, monkeypatch)
+        launch = requests.post(f"{base}/auth/launches", json={"patient": patient_id}, timeout=5).json()[
+            "launch"
+        ]
+        client = product.test_client()
+        r = client.get("/app/launch", query_string={"iss": f"{base}/fhir", "launch": launch})
+        assert r.status_code == 200, r.get_data(as_text=True)
+        form = _Form()
+        form.feed(r.get_data(as_text=True))
+        assert form.action == f"{base}/auth/authorize"
+        auth = requests.post(form.action, data=form.fields, allow_redirects=False, timeout=10)
+        assert auth.status_code == 302, auth.text
+        back = urlsplit(auth.headers["Location"])
+        callback = client.get(f"{back.path}?{back.query}")
+        assert callback.status_code == 303, callback.get_data(as_text=True)
+        assert client.get(urlsplit(callback.headers["Location"]).path).status_code == 200
+        assert server.config["SMART_LOG"]["authorize"][-1]["launch"] == launch
+        assert server.config["SMART_LOG"]["authorize_method"][-1] == "POST"

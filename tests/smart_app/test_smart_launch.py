@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import responses
 from smart_fakes import ASYM_ISS, ISS, V1_ISS, FakeEhr, Launcher, s256
@@ -180,3 +181,135 @@ def test_standalone_refuses_servers_not_marked_standalone(client, rsps):
     r = client.get("/app/standalone", query_string={"iss": ASYM_ISS})
     assert r.status_code == 400
     assert len(rsps.calls) == 0
+
+
+# --- refresh scopes (SC#scopes-for-requesting-a-refresh-token) ----------------------------------
+
+
+def test_ehr_launch_requests_online_access_when_server_advertises_permission_online(
+    launcher: Launcher, ehr: FakeEhr
+):
+    ehr.capabilities.append("permission-online")
+    scope = launcher.authorize_params(launcher.start())["scope"].split()
+    assert "online_access" in scope
+    assert "offline_access" not in scope
+
+
+def test_ehr_launch_requests_no_refresh_scope_without_permission_online(launcher: Launcher, ehr: FakeEhr):
+    ehr.capabilities.append("permission-offline")  # offline is never asked for on an EHR launch
+    scope = launcher.authorize_params(launcher.start())["scope"].split()
+    assert "online_access" not in scope and "offline_access" not in scope
+
+
+def test_ehr_launch_never_requests_offline_access_even_if_configured():
+    from smart_app.scopes import requested_scopes
+
+    configured = "launch openid fhirUser patient/Patient.r offline_access online_access"
+    caps = ["permission-v2", "permission-offline", "permission-online"]
+    assert requested_scopes(configured, caps, standalone=False) == [
+        "launch",
+        "openid",
+        "fhirUser",
+        "patient/Patient.r",
+        "online_access",
+    ]
+    assert "online_access" not in requested_scopes(configured, caps, standalone=True)
+
+
+# --- OIDC nonce -----------------------------------------------------------------------------------
+
+
+def test_nonce_is_sent_with_openid_and_differs_per_authorization(launcher: Launcher):
+    a = launcher.authorize_params(launcher.start())
+    b = launcher.authorize_params(launcher.start())
+    assert "openid" in a["scope"].split()
+    assert a["nonce"] and b["nonce"] and a["nonce"] != b["nonce"]
+    assert a["nonce"] != a["state"] and len(a["nonce"]) * 6 >= 128
+
+
+def test_no_nonce_without_openid(tmp_path, rsps):
+    from smart_fakes import make_app, make_settings
+
+    app = make_app(
+        make_settings(
+            tmp_path,
+            smart_clients=[
+                {
+                    "iss": ISS,
+                    "client_id": "app-public",
+                    "client_type": "public",
+                    "scopes": "launch patient/Patient.r",
+                }
+            ],
+        )
+    )
+    launcher = Launcher(app.test_client(), FakeEhr(rsps, ISS))
+    assert "nonce" not in launcher.authorize_params(launcher.start())
+
+
+# --- authorize-post (AL#request-4, SC#scope-size-over-the-wire R133) ---------------------------------
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.form: dict[str, str] = {}
+        self.fields: dict[str, str] = {}
+        self.buttons: list[dict[str, str | None]] = []
+        self.scripts: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.form = {k: v or "" for k, v in a.items()}
+        elif tag == "input" and a.get("type") == "hidden":
+            self.fields[a["name"] or ""] = a.get("value") or ""
+        elif tag == "button":
+            self.buttons.append(a)
+        elif tag == "script":
+            self.scripts.append(a.get("src"))
+
+
+def _post_form(response) -> _FormParser:
+    parser = _FormParser()
+    parser.feed(response.get_data(as_text=True))
+    return parser
+
+
+def test_authorize_post_when_advertised_sends_an_auto_submitting_form_with_every_parameter(
+    launcher: Launcher, ehr: FakeEhr, client
+):
+    ehr.capabilities.append("authorize-post")
+    evil_launch = 'L-1"><script>alert(1)</script>&x=y'
+    r = launcher.start(launch=evil_launch)
+    assert r.status_code == 200 and "Location" not in r.headers
+    body = r.get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in body  # values are escaped
+    form = _post_form(r)
+    assert form.form["method"].lower() == "post"
+    assert form.form["action"] == ehr.authorize_url
+    for name in REQUIRED_AUTHORIZE_PARAMS:
+        assert form.fields.get(name), name
+    assert form.fields["launch"] == evil_launch  # escaped in HTML, intact after parsing
+    assert form.fields["response_type"] == "code" and form.fields["code_challenge_method"] == "S256"
+    assert form.fields["aud"] == ISS and form.fields["client_id"] == "app-public"
+    assert form.fields["nonce"]
+    assert [b.get("type") for b in form.buttons] == ["submit"]  # works without JavaScript
+    assert form.scripts == ["/app/static/authorize_post.js"]  # our own script, no inline code
+    assert client.get("/app/static/authorize_post.js").status_code == 200
+    csp = r.headers["Content-Security-Policy"]
+    assert "form-action 'self' https://ehr.example.org;" in csp and "script-src 'self';" in csp
+    assert r.headers["Cache-Control"] == "no-store"
+    # The EHR accepts the POSTed parameters; the sign-in completes as with GET.
+    code = ehr.approve_params(form.fields)
+    done = launcher.client.get("/app/callback", query_string={"code": code, "state": form.fields["state"]})
+    assert done.status_code == 303
+
+
+def test_authorize_get_when_authorize_post_is_not_advertised(launcher: Launcher, ehr: FakeEhr):
+    assert "authorize-post" not in ehr.capabilities
+    r = launcher.start()
+    assert r.status_code == 302 and r.headers["Location"].startswith(ehr.authorize_url + "?")
+    params = launcher.authorize_params(r)
+    for name in REQUIRED_AUTHORIZE_PARAMS:
+        assert params.get(name), name

@@ -107,3 +107,14 @@ def test_security_headers_on_pages(launcher: Launcher, client):
     assert r.headers["Cache-Control"] == "no-store"
     assert r.headers["Referrer-Policy"] == "no-referrer"
     assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+
+
+def test_unknown_intent_shows_the_default_view(launcher: Launcher, client, ehr):
+    """SC#launch-intent (R193): an intent the app does not know changes nothing."""
+    ehr.token_extra = {"intent": "reconcile-medications-xyz"}
+    r = client.get(launcher.launch())
+    body = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert 'id="patient-name">Alice Alpha<' in body and "On therapy" in body
+    assert 'id="eligibility"' in body and 'id="timeline"' in body
+    assert "reconcile-medications-xyz" not in body

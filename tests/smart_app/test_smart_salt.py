@@ -155,3 +155,18 @@ def test_salt_form_rejects_out_of_range_values(launcher: Launcher, client, ehr):
     assert r.status_code == 400 and "between 0 and 100" in body and "enter a number" in body
     assert "<b>x</b>" not in body
     assert ehr.created == []
+
+
+def test_encounter_from_the_token_reaches_the_salt_observation(launcher: Launcher, client, ehr):
+    ehr.token_extra = {"encounter": "enc-77"}
+    path = launcher.launch()
+    assert client.post(path + "salt", data=_form(client, path)).status_code == 303
+    sent = json.loads(next(req for req in ehr.fhir_requests if req.method == "POST").body)
+    assert sent["encounter"] == {"reference": "Encounter/enc-77"}
+
+
+def test_salt_observation_has_no_encounter_when_the_token_has_none(launcher: Launcher, client, ehr):
+    path = launcher.launch()
+    client.post(path + "salt", data=_form(client, path))
+    sent = json.loads(next(req for req in ehr.fhir_requests if req.method == "POST").body)
+    assert "encounter" not in sent

@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import pytest
 import responses
 from smart_fakes import ISS, FakeEhr, Launcher
+
+from smart_app import context as C
+from smart_app.errors import SmartError
 
 
 def _error_code(response) -> str | None:
@@ -135,3 +139,45 @@ def test_all_bearer_requests_go_to_iss_only(launcher: Launcher, client, rsps):
         for c in rsps.calls
         if c.request.headers.get("Authorization", "").startswith("Bearer ")
     )
+
+
+def _stored_context(app, launcher: Launcher, path: str):
+    from storage import get_storage
+
+    state = app.extensions["smart_app"]
+    browser = launcher.client.get_cookie("aa_jak_browser", path="/app").value
+    return get_storage().get_context(path.split("/")[3], browser, state.now())
+
+
+def test_refresh_race_second_request_uses_the_tokens_the_first_stored(launcher: Launcher, app, client, ehr):
+    """Two requests read the context, both see the token about to expire, both refresh with the same
+    (rotated) refresh token: the slower one gets invalid_grant and must use its partner's tokens."""
+    ehr.expires_in = 90
+    path = launcher.launch()
+    state = app.extensions["smart_app"]
+    real_now = state.now
+    state.now = lambda: real_now() + timedelta(seconds=45)  # inside the refresh leeway
+    with app.app_context():
+        stale_a = _stored_context(app, launcher, path)
+        stale_b = _stored_context(app, launcher, path)
+        first = C.fresh_context(stale_a)
+        second = C.fresh_context(stale_b)  # the server answers invalid_grant: R1 was rotated away
+    refreshes = [r for r in ehr.token_requests if r.form["grant_type"] == "refresh_token"]
+    assert [r.form["refresh_token"] for r in refreshes] == [stale_a.refresh_token] * 2
+    assert second.access_token == first.access_token != stale_b.access_token
+    assert second.refresh_token == first.refresh_token
+    assert client.get(path).status_code == 200  # and the page works on those tokens
+
+
+def test_refresh_failure_without_newer_stored_tokens_ends_the_session(launcher: Launcher, app, ehr):
+    ehr.expires_in = 90
+    path = launcher.launch()
+    ehr.refresh.clear()  # the server forgot every refresh token
+    state = app.extensions["smart_app"]
+    real_now = state.now
+    state.now = lambda: real_now() + timedelta(seconds=45)
+    with app.app_context():
+        ctx = _stored_context(app, launcher, path)
+        with pytest.raises(SmartError) as raised:
+            C.fresh_context(ctx)
+    assert raised.value.code == "session_expired"

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
 
 from storage import AuditRecord, FeedbackItem, FeedbackStat, Storage
+from storage.store import SQLITE_BUSY_TIMEOUT_MS
 
 ISSUER = "https://sandbox.cds-hooks.org"
 
@@ -110,6 +115,102 @@ def test_recording_the_same_cards_again_is_harmless(storage: Storage, now: datet
     storage.record_cards("jak-order-sign", "hook-1", [("c1", "platelets-low")], now)
 
     assert storage.feedback_report()[0].cards_issued == 1
+
+
+def test_every_finding_of_a_grouped_card_is_counted(storage: Storage, now: datetime) -> None:
+    """One info card grouping several findings: each finding counts the card and its feedback."""
+    storage.record_cards(
+        "aa-jak-patient-view",
+        "hook-1",
+        [("c1", "monitoring.lipids.due"), ("c1", "monitoring.cbc.due"), ("c2", "monitoring.cbc.due")],
+        now,
+    )
+    storage.record_feedback("aa-jak-patient-view", [_accepted("c1", now)], now)
+
+    assert storage.feedback_report() == [
+        FeedbackStat("monitoring.cbc.due", 2, 1, 0, 0.5, 0.0, {}),
+        FeedbackStat("monitoring.lipids.due", 1, 1, 0, 1.0, 0.0, {}),
+    ]
+
+
+def test_an_invocation_stores_its_cards_and_audit_together(storage: Storage, now: datetime) -> None:
+    record = AuditRecord(
+        now, "jak-order-sign", "order-sign", "hook-1", ISSUER, 200, 12.5, ["platelets-low", "tb-missing"]
+    )
+
+    storage.record_invocation(record, [("c1", "platelets-low"), ("c1", "tb-missing")], now)
+    storage.record_invocation(_audit(now + timedelta(minutes=1), "hook-2"))  # no cards: audit only
+
+    assert storage.recent_audit(5) == [_audit(now + timedelta(minutes=1), "hook-2"), record]
+    assert [(s.finding_id, s.cards_issued) for s in storage.feedback_report()] == [
+        ("platelets-low", 1),
+        ("tb-missing", 1),
+    ]
+
+
+def test_an_invocation_that_fails_to_write_stores_nothing(storage: Storage, now: datetime) -> None:
+    broken = AuditRecord(now, "jak-order-sign", "order-sign", "hook-1", ISSUER, 200, 1.0, [])
+    object.__setattr__(broken, "hook", None)  # NOT NULL: the audit insert fails after the cards
+
+    with pytest.raises(sa.exc.IntegrityError):
+        storage.record_invocation(broken, [("c1", "platelets-low")], now)
+
+    assert storage.feedback_report() == []
+    assert storage.recent_audit(5) == []
+
+
+def test_sqlite_connections_use_the_write_ahead_log(tmp_path: Path) -> None:
+    store = Storage(f"sqlite:///{tmp_path / 'aa-jak.db'}")
+    try:
+        with store._engine.connect() as connection:
+            pragma = connection.exec_driver_sql
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert pragma("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
+    finally:
+        store.close()
+
+
+def test_a_card_table_keyed_per_card_is_upgraded_keeping_its_rows(
+    database_url: str, raw_database: sa.Engine, now: datetime
+) -> None:
+    """Databases from before cards were keyed per finding: the old rows stay, grouped cards now fit."""
+    old = sa.MetaData()
+    sa.Table(
+        "card_issued",
+        old,
+        sa.Column("service_id", sa.String(255), primary_key=True),
+        sa.Column("card_uuid", sa.String(255), primary_key=True),
+        sa.Column("hook_instance", sa.String(255), nullable=False),
+        sa.Column("finding_id", sa.String(255), nullable=False, index=True),
+        sa.Column("issued_at", sa.DateTime, nullable=False),
+    )
+    old.create_all(raw_database)
+    with raw_database.begin() as connection:
+        connection.execute(
+            old.tables["card_issued"].insert(),
+            [
+                {
+                    "service_id": "s",
+                    "card_uuid": "c1",
+                    "hook_instance": "h",
+                    "finding_id": "a",
+                    "issued_at": now.replace(tzinfo=None),
+                }
+            ],
+        )
+
+    store = Storage(database_url)
+    try:
+        store.record_cards("s", "h", [("c1", "a"), ("c1", "b")], now)
+        assert [(s.finding_id, s.cards_issued) for s in store.feedback_report()] == [("a", 1), ("b", 1)]
+    finally:
+        store.close()
+    assert sa.inspect(raw_database).get_pk_constraint("card_issued")["constrained_columns"] == [
+        "service_id",
+        "card_uuid",
+        "finding_id",
+    ]
 
 
 def _audit(at: datetime, hook_instance: str) -> AuditRecord:

@@ -340,24 +340,14 @@ def _patient_or_404(patient_id: str) -> dict[str, Any]:
 
 @bp.get("/patients/<patient_id>")
 def patient(patient_id: str) -> str:
-    resource = _patient_or_404(patient_id)
-    return render_template(
-        "ehr/patient.html",
-        patient=resource,
-        name=patient_name(resource),
-        choices=order_choices(),
-        frequencies=FREQUENCIES,
-        config=_config(),
-        results=None,
-        hook=None,
-    )
+    return _render_patient(_patient_or_404(patient_id))
 
 
 @bp.post("/patients/<patient_id>/patient-view")
 def patient_view(patient_id: str) -> str:
     resource = _patient_or_404(patient_id)
     context = {"userId": PRACTITIONER, "patientId": patient_id}
-    return _render_results(resource, "patient-view", run_hook("patient-view", context))
+    return _render_patient(resource, "patient-view", run_hook("patient-view", context))
 
 
 @bp.post("/patients/<patient_id>/order-sign")
@@ -374,10 +364,15 @@ def order_sign(patient_id: str) -> str:
         "patientId": patient_id,
         "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": draft}]},
     }
-    return _render_results(resource, "order-sign", run_hook("order-sign", context), draft=draft)
+    return _render_patient(resource, "order-sign", run_hook("order-sign", context), draft=draft)
 
 
-def _render_results(resource: dict[str, Any], hook: str, results: list[dict[str, Any]], **extra: Any) -> str:
+def _render_patient(
+    resource: dict[str, Any],
+    hook: str | None = None,
+    results: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> str:
     return render_template(
         "ehr/patient.html",
         patient=resource,

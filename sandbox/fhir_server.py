@@ -45,6 +45,24 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def stop_process_group(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM the child's process group, then SIGKILL after `timeout_s`; a no-op once it has exited.
+
+    The group, not the pid: the child runs in its own session (start_new_session) and may
+    have children of its own that would otherwise outlive it.
+    """
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout_s)
+
+
 def sekmet_executable() -> str:
     """The `sekmet` script next to this interpreter (the venv), else on PATH."""
     candidate = Path(sys.executable).with_name("sekmet")
@@ -163,16 +181,8 @@ class SekmetServer:
     def stop(self, timeout_s: float = 10.0) -> None:
         """Terminate the process (SIGTERM, then SIGKILL after `timeout_s`). Safe to call twice."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=timeout_s)
+        if process is not None:
+            stop_process_group(process, timeout_s)
 
     @property
     def running(self) -> bool:

@@ -32,7 +32,7 @@ import requests
 import yaml
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from sandbox.fhir_server import FhirServerError, SekmetServer, port_in_use
+from sandbox.fhir_server import FhirServerError, SekmetServer, port_in_use, stop_process_group
 
 SANDBOX_CLIENT_ID = "aa-jak-sandbox"
 
@@ -230,20 +230,7 @@ def run_sandbox(
     finally:
         signal.signal(signal.SIGTERM, previous)
         if product is not None:
-            _stop_process(product)
+            stop_process_group(product, timeout_s=15.0)
         if server is not None:
             server.shutdown()
         fhir.stop()
-
-
-def _stop_process(process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()

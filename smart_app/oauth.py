@@ -17,6 +17,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +178,26 @@ def _describe(exc: Exception) -> str:
     return f"the request failed ({type(exc).__name__})"
 
 
+@contextmanager
+def _token_call(
+    config: SmartConfiguration, client: RegisteredClient, keys: ClientKeys | None
+) -> Iterator[OAuth2Session]:
+    """A token-endpoint session, closed after; any failure but our own becomes `token_failed`.
+
+    `_describe` and `from None` keep the library's exception, and any token text in it, out of
+    our errors and logs.
+    """
+    session = _token_session(config, client, keys)
+    try:
+        yield session
+    except SmartError:
+        raise
+    except Exception as exc:
+        raise SmartError.token_failed(_describe(exc)) from None
+    finally:
+        session.close()
+
+
 def exchange_code(
     config: SmartConfiguration,
     client: RegisteredClient,
@@ -187,8 +209,7 @@ def exchange_code(
     timeout_s: float,
 ) -> TokenResponse:
     """`grant_type=authorization_code` with the same redirect_uri and the PKCE verifier (R62-R72)."""
-    session = _token_session(config, client, keys)
-    try:
+    with _token_call(config, client, keys) as session:
         token = session.fetch_token(
             config.token_endpoint,
             grant_type="authorization_code",
@@ -197,12 +218,6 @@ def exchange_code(
             code_verifier=code_verifier,
             timeout=timeout_s,
         )
-    except SmartError:
-        raise
-    except Exception as exc:
-        raise SmartError.token_failed(_describe(exc)) from None
-    finally:
-        session.close()
     return TokenResponse.parse(dict(token))
 
 
@@ -215,15 +230,8 @@ def refresh(
     timeout_s: float,
 ) -> TokenResponse:
     """`grant_type=refresh_token`, same client authentication, no `scope` (so never wider) (R105-R108)."""
-    session = _token_session(config, client, keys)
-    try:
+    with _token_call(config, client, keys) as session:
         token = session.refresh_token(config.token_endpoint, refresh_token=refresh_token, timeout=timeout_s)
-    except SmartError:
-        raise
-    except Exception as exc:
-        raise SmartError.token_failed(_describe(exc)) from None
-    finally:
-        session.close()
     # Authlib keeps the old refresh token when the response has none; a rotated one replaces it (R117).
     return TokenResponse.parse(dict(token))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 from clinical_core.extract._facts import Facts
@@ -54,6 +55,8 @@ STATEMENT_READ = frozenset({"active", "completed", "stopped", "on-hold"})
 STATEMENT_SKIPPED = frozenset({"entered-in-error", "not-taken", "intended", "unknown"})
 PROCEDURE_READ = frozenset({"completed", "in-progress", "stopped"})
 PROCEDURE_SKIPPED = frozenset({"entered-in-error", "not-done", "preparation", "on-hold", "unknown"})
+IMMUNIZATION_READ = frozenset({"completed"})
+IMMUNIZATION_SKIPPED = frozenset({"entered-in-error", "not-done"})
 CONDITION_ACTIVE = frozenset({"active", "recurrence", "relapse"})
 CONDITION_INACTIVE = frozenset({"inactive", "remission", "resolved"})
 CONDITION_SKIPPED_VERIFICATION = frozenset({"entered-in-error", "refuted"})
@@ -186,10 +189,14 @@ class RecordBuilder:
             "Immunization": self._immunization,
         }
         for resource in self.resources.ordered:
-            handler = handlers.get(resource["resourceType"])
+            rtype = resource["resourceType"]
+            handler = handlers.get(rtype)
             if handler is None:
                 continue
-            reference = self.resources.reference(resource)
+            rid = resource.get("id")  # the common case of Resources.reference inline
+            reference = (
+                f"{rtype}/{rid}" if isinstance(rid, str) and rid else self.resources.reference(resource)
+            )
             subject = (
                 resource.get("patient")
                 if resource["resourceType"] == "Immunization"
@@ -232,6 +239,20 @@ class RecordBuilder:
             name=_name(patient),
             identifier=_identifier(patient),
         )
+
+    def _read_status(
+        self, resource: Json, reference: str, read: frozenset[str], skipped: frozenset[str]
+    ) -> str | None:
+        """The status if the rules read it, else None; a status neither read nor skipped is reported."""
+        status = status_of(resource)
+        if status in skipped:
+            return None
+        if status is None or status not in read:
+            self.facts.cannot_read(
+                reference, f"{resource['resourceType']} status", f"status {status or '(none)'!r} is not read"
+            )
+            return None
+        return status
 
     # --- Conditions -----------------------------------------------------------------------
 
@@ -308,13 +329,8 @@ class RecordBuilder:
         concept = self._concept(request, reference, dosages)
         if concept is None:
             return
-        status = status_of(request)
-        if status in REQUEST_SKIPPED:
-            return
-        if status not in REQUEST_READ:
-            self.facts.cannot_read(
-                reference, "MedicationRequest status", f"status {status or '(none)'!r} is not read"
-            )
+        status = self._read_status(request, reference, REQUEST_READ, REQUEST_SKIPPED)
+        if status is None:
             return
         if text(request, "intent") in REQUEST_INTENT_SKIPPED or request.get("doNotPerform") is True:
             return
@@ -334,13 +350,8 @@ class RecordBuilder:
         concept = self._concept(statement, reference, dosages)
         if concept is None:
             return
-        status = status_of(statement)
-        if status in STATEMENT_SKIPPED:
-            return
-        if status not in STATEMENT_READ:
-            self.facts.cannot_read(
-                reference, "MedicationStatement status", f"status {status or '(none)'!r} is not read"
-            )
+        status = self._read_status(statement, reference, STATEMENT_READ, STATEMENT_SKIPPED)
+        if status is None:
             return
         start = period_start(statement, "effectivePeriod") or parse_date(statement.get("effectiveDateTime"))
         end = period_end(statement, "effectivePeriod")
@@ -409,13 +420,8 @@ class RecordBuilder:
             therapies.update(k[len("therapy.") :] for k in self.knowledge.lookup_name(label, "therapy."))
         if not therapies:
             return
-        status = status_of(procedure)
-        if status in PROCEDURE_SKIPPED:
-            return
-        if status not in PROCEDURE_READ:
-            self.facts.cannot_read(
-                reference, "Procedure status", f"status {status or '(none)'!r} is not read"
-            )
+        status = self._read_status(procedure, reference, PROCEDURE_READ, PROCEDURE_SKIPPED)
+        if status is None:
             return
         start = parse_date(procedure.get("performedDateTime")) or period_start(procedure, "performedPeriod")
         end = period_end(procedure, "performedPeriod")
@@ -427,13 +433,7 @@ class RecordBuilder:
             )
 
     def _immunization(self, immunization: Json, reference: str) -> None:
-        status = status_of(immunization)
-        if status in ("entered-in-error", "not-done"):
-            return
-        if status != "completed":
-            self.facts.cannot_read(
-                reference, "Immunization status", f"status {status or '(none)'!r} is not read"
-            )
+        if self._read_status(immunization, reference, IMMUNIZATION_READ, IMMUNIZATION_SKIPPED) is None:
             return
         vaccine = obj(immunization, "vaccineCode")
         cvx = next(((normalise_cvx(c), d) for s, c, d in codings(vaccine) if s == CVX and c), None)
@@ -512,8 +512,8 @@ def _freeze(demographics: Demographics, facts: Facts) -> PatientRecord:
         prior_therapies=tuple(
             sorted(facts.prior_therapies, key=lambda t: (_day(t.start), t.reference, t.therapy))
         ),
-        labs=tuple(sorted(facts.labs, key=lambda r: (r.when, r.test, r.reference))),
-        qualitative=tuple(sorted(facts.qualitative, key=lambda r: (r.when, r.test, r.reference))),
+        labs=tuple(sorted(facts.labs, key=attrgetter("when", "test", "reference"))),
+        qualitative=tuple(sorted(facts.qualitative, key=attrgetter("when", "test", "reference"))),
         vaccinations=tuple(sorted(facts.vaccinations, key=lambda v: (v.when, v.reference))),
         conditions=tuple(sorted(facts.conditions, key=lambda c: (_day(c.onset), c.reference, c.concept))),
         medications=tuple(sorted(facts.medications, key=lambda m: (_day(m.start), m.reference))),

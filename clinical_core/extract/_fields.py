@@ -176,8 +176,14 @@ def reference_of(resource: Json) -> str:
 
 def patient_id_of_reference(value: object) -> str | None:
     """The id in a "Patient/id" reference (relative or absolute), else None."""
-    reference = text(value, "reference")
-    if reference is None:
-        return None
+    if isinstance(value, dict):
+        reference = value.get("reference")
+        if isinstance(reference, str) and reference.strip():  # as text(value, "reference")
+            return _patient_id_in(reference)
+    return None
+
+
+@lru_cache(maxsize=1024)  # every resource of a request usually names the same patient
+def _patient_id_in(reference: str) -> str | None:
     match = _PATIENT_REF.search(reference)
     return match.group(1) if match else None

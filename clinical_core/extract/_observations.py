@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date
+from functools import lru_cache
 
 from clinical_core.extract._facts import Facts
 from clinical_core.extract._fields import (
@@ -50,6 +51,10 @@ SKIPPED_STATUSES = frozenset({"entered-in-error", "cancelled", "preliminary", "r
 # lab.* value-set suffixes whose test key differs (record.QUALITATIVE_TESTS / CANONICAL_UNITS).
 _TEST_OF_SUFFIX = {"cyp2c9": "cyp2c9_phenotype"}
 _QUALITATIVE = frozenset(QUALITATIVE_TESTS)
+_READ_PREFIXES = ("lab.", "observation.")
+_INT_AS_FLOAT = 10**300  # a JSON integer within this bound converts to a finite float
+# (value-set key, entry, matched code) of the lab./observation. codings of a concept.
+_Hits = tuple[tuple[str, CodeEntry, str], ...]
 
 _NEGATIVE_TEXT = re.compile(
     r"\b(?:negative|neg|not detected|non[- ]?reactive|nonreactive|undetected|not pregnant)\b", re.I
@@ -84,39 +89,65 @@ class ObservationReader:
     def __init__(self, knowledge: Knowledge, facts: Facts) -> None:
         self.knowledge = knowledge
         self.facts = facts
-        self._memo: dict[tuple[str | None, str | None], tuple[tuple[str, CodeEntry], ...]] = {}
+        self._memo: dict[tuple[str | None, str | None], _Hits] = {}
+        self._answer_memo: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
+        self._factors: dict[tuple[str, str | None, str | None], float | None] = {}
 
-    def _hits(self, concept: object) -> list[tuple[str, CodeEntry, str]]:
-        """(value-set key, entry, code) of the lab./observation. codings of a concept."""
-        found: list[tuple[str, CodeEntry, str]] = []
-        for system, code, _ in codings(concept):
-            key = (system, code)
-            hits = self._memo.get(key)
+    def _hits(self, concept: object) -> _Hits:
+        """(value-set key, entry, code) of the lab./observation. codings of a concept.
+
+        Hot path (once per Observation): reads the codings inline rather than through
+        `codings()`, with the same normalisation (non-string system/code -> None, code stripped).
+        """
+        if not isinstance(concept, dict):
+            return ()
+        coding_list = concept.get("coding")
+        if not isinstance(coding_list, list):
+            return ()
+        memo = self._memo
+        found: _Hits = ()
+        for coding in coding_list:
+            if not isinstance(coding, dict):
+                continue
+            system = coding.get("system")
+            code = coding.get("code")
+            key = (
+                system if isinstance(system, str) else None,
+                code.strip() if isinstance(code, str) else None,
+            )
+            hits = memo.get(key)
             if hits is None:
+                matched = key[1] or ""
                 hits = tuple(
-                    (k, e)
-                    for k, e in self.knowledge.lookup(system, code)
-                    if k.startswith(("lab.", "observation."))
+                    (k, e, matched) for k, e in self.knowledge.lookup(*key) if k.startswith(_READ_PREFIXES)
                 )
-                self._memo[key] = hits
-            found.extend((k, e, code or "") for k, e in hits)
+                memo[key] = hits
+            if hits:
+                found = found + hits if found else hits
         return found
 
     def read(self, observation: Json, reference: str) -> None:
         code = observation.get("code")
         hits = self._hits(code)
-        components = objs(observation, "component")
-        component_hits = [(c, self._hits(c.get("code"))) for c in components] if components else []
-        if not hits and not any(h for _, h in component_hits):
+        component_hits = (
+            [(c, self._hits(c.get("code"))) for c in objs(observation, "component")]
+            if observation.get("component")
+            else []
+        )
+        has_components = any(h for _, h in component_hits) if component_hits else False
+        if not hits and not has_components:
             return  # not an observation the rules read
-        label = _code_label(hits, code)
-        status = status_of(observation)
-        if status not in READ_STATUSES:
-            if status not in SKIPPED_STATUSES:
-                self.facts.cannot_read(
-                    reference, f"Observation {label} status", f"status {status or '(none)'!r} is not read"
-                )
-            return
+        status = observation.get("status")
+        if status.__class__ is not str or status not in READ_STATUSES:  # the common case skips status_of
+            status = status_of(observation)
+            if status not in READ_STATUSES:
+                if status not in SKIPPED_STATUSES:
+                    self.facts.cannot_read(
+                        reference,
+                        f"Observation {_code_label(hits, code)} status",
+                        f"status {status or '(none)'!r} is not read",
+                    )
+                return
         when = (
             parse_date(observation.get("effectiveDateTime"))
             or period_start(observation, "effectivePeriod")
@@ -124,7 +155,9 @@ class ObservationReader:
             or parse_date(observation.get("issued"))
         )
         if when is None:
-            self.facts.cannot_read(reference, f"Observation {label} date", "no effective date or issued date")
+            self.facts.cannot_read(
+                reference, f"Observation {_code_label(hits, code)} date", "no effective date or issued date"
+            )
             return
         done: set[str] = set()
         for key, entry, matched in hits:
@@ -140,7 +173,6 @@ class ObservationReader:
                 test = _test_of(key)
                 if test in done:
                     continue
-                has_components = any(h for _, h in component_hits)
                 before = self._count()
                 self._value(observation, test, entry, when, reference, matched, optional=has_components)
                 if self._count() != before:
@@ -187,15 +219,25 @@ class ObservationReader:
                 self.facts.cannot_read(reference, what, _why_no_value(holder, "no valueQuantity"))
             return
         raw = quantity.get("value")
-        value = number(raw)
-        ucum = text(quantity, "code")
-        unit = text(quantity, "unit")
+        # Hot path: the common shapes inline (same results as number() and text()).
+        if raw.__class__ is float:
+            value = raw if math.isfinite(raw) else None
+        elif raw.__class__ is int and -_INT_AS_FLOAT < raw < _INT_AS_FLOAT:
+            value = float(raw)
+        else:
+            value = number(raw)
+        ucum = quantity.get("code")
+        if not (isinstance(ucum, str) and ucum.strip()):
+            ucum = None
+        unit = quantity.get("unit")
+        if not (isinstance(unit, str) and unit.strip()):
+            unit = None
         shown_unit = unit or ucum or ""
         original = f"{shown(raw)} {shown_unit}".strip()
         if value is None:
             self.facts.cannot_read(reference, what, f"value {shown(raw)!r} is not a finite number")
             return
-        comparator = text(quantity, "comparator")
+        comparator = text(quantity, "comparator") if "comparator" in quantity else None
         if comparator in ("<", "<="):
             self.facts.cannot_read(reference, what, f"'{comparator}{original}' is an upper bound")
             return
@@ -207,7 +249,11 @@ class ObservationReader:
         if value < 0:
             self.facts.cannot_read(reference, what, f"negative value {original!r}")
             return
-        f = factor(test, ucum) or factor(test, unit)
+        factor_key = (test, ucum, unit)
+        if factor_key in self._factors:
+            f = self._factors[factor_key]
+        else:
+            f = self._factors[factor_key] = factor(test, ucum) or factor(test, unit)
         if f is None:
             why = (
                 f"unit {shown_unit!r} cannot be converted to {CANONICAL_UNITS[test]}"
@@ -221,7 +267,7 @@ class ObservationReader:
             self.facts.cannot_read(reference, what, f"value {original!r} is out of range")
             return
         interpretation = None
-        for concept in objs(holder, "interpretation"):
+        for concept in objs(holder, "interpretation") if "interpretation" in holder else ():
             for _, code, _ in codings(concept):
                 if code:
                     interpretation = code
@@ -266,11 +312,15 @@ class ObservationReader:
         )
 
     def _answer_keys(self, concept: object) -> set[str]:
-        keys = set()
+        keys: set[str] = set()
+        memo = self._answer_memo
         for system, code, _ in codings(concept):
-            for key, _entry in self.knowledge.lookup(system, code):
-                if key.startswith("answer."):
-                    keys.add(key)
+            found = memo.get((system, code))
+            if found is None:
+                found = memo[(system, code)] = tuple(
+                    key for key, _entry in self.knowledge.lookup(system, code) if key.startswith("answer.")
+                )
+            keys.update(found)
         return keys
 
     def _presence(self, holder: Json, test: str) -> tuple[str | None, str, str | None]:
@@ -361,7 +411,7 @@ class ObservationReader:
     def _salt(
         self,
         observation: Json,
-        component_hits: list[tuple[Json, list[tuple[str, CodeEntry, str]]]],
+        component_hits: list[tuple[Json, _Hits]],
         when: date,
         reference: str,
     ) -> None:
@@ -445,12 +495,13 @@ def _presence_of_texts(texts: list[str], original: str) -> tuple[str | None, str
     return None, original, "the coded result has no recognised code and no text"
 
 
+@lru_cache(maxsize=256)  # keys come from the knowledge file: a bounded set
 def _test_of(key: str) -> str:
     suffix = key.split(".", 1)[1]
     return _TEST_OF_SUFFIX.get(suffix, suffix)
 
 
-def _code_label(hits: list[tuple[str, CodeEntry, str]], concept: object) -> str:
+def _code_label(hits: _Hits, concept: object) -> str:
     if hits:
         return hits[0][2]
     return concept_label(concept) or "(no code)"

@@ -448,8 +448,12 @@ class Knowledge(_Strict):
         """Every (value set key, entry) a coding belongs to; prefix entries match ICD-10 ranges."""
         if not system or not code:
             return ()
-        found = self._exact.get((system, code), ())
-        prefixes = self._prefix.get(system)
+        # A hot path: one slot read, not two pydantic private-attribute lookups (__getattr__).
+        private = self.__pydantic_private__
+        assert private is not None  # set by pydantic before model_post_init
+        exact: dict[tuple[str, str], tuple[tuple[str, CodeEntry], ...]] = private["_exact"]
+        found = exact.get((system, code), ())
+        prefixes: tuple[tuple[str, str, CodeEntry], ...] | None = private["_prefix"].get(system)
         if prefixes:
             found = found + tuple((key, entry) for start, key, entry in prefixes if code.startswith(start))
         return found
@@ -458,12 +462,13 @@ class Knowledge(_Strict):
         """Value set keys (starting with key_prefix) whose `names` occur as words in text."""
         if not text:
             return ()
+        excludes = self._exclude_patterns  # bound once: private attributes go through __getattr__
         return tuple(
             key
             for key, pattern in self._name_patterns.items()
             if key.startswith(key_prefix)
             and pattern.search(text)
-            and not (key in self._exclude_patterns and self._exclude_patterns[key].search(text))
+            and not (key in excludes and excludes[key].search(text))
         )
 
     def excluded_by_name(self, key: str, text: str | None) -> bool:

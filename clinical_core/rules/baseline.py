@@ -8,6 +8,7 @@ Look-back windows are policy (`parameters.baseline_lookback_days`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from functools import partial
 
@@ -272,6 +273,35 @@ def hepatitis(ctx: Context) -> list[Finding]:
     return out
 
 
+def _start_stop(
+    ctx: Context,
+    check: Callable[[Context, str], Check],
+    finding_id: str,
+    summary: str,
+    *,
+    sources: tuple[str, ...] = (),
+) -> list[Finding]:
+    """One critical hard stop for the drugs about to start whose `check` is not met."""
+    if not ctx.initiating or not ctx.drugs:
+        return []
+    checks = [c for d in ctx.drugs if (c := check(ctx, d)).status == NOT_MET]
+    if not checks:
+        return []
+    return [
+        make(
+            ctx,
+            finding_id,
+            Category.BASELINE,
+            Severity.CRITICAL,
+            summary,
+            evidence=checks[0].evidence,
+            facts=[f for c in checks for f in c.facts],
+            sources=sources,
+            hard_stop=ctx.hard_stop(ctx.drugs),
+        )
+    ]
+
+
 def pregnancy(ctx: Context) -> list[Finding]:
     """`baseline.pregnancy.positive`.
 
@@ -280,24 +310,13 @@ def pregnancy(ctx: Context) -> list[Finding]:
     in the pregnancy-test window.
     **Then** critical; a hard stop on a proposed order.
     """
-    if not ctx.initiating or not ctx.drugs:
-        return []
-    checks = [c for d in ctx.drugs if (c := pregnancy_check(ctx, d)).status == NOT_MET]
-    if not checks:
-        return []
-    return [
-        make(
-            ctx,
-            "baseline.pregnancy.positive",
-            Category.BASELINE,
-            Severity.CRITICAL,
-            "Pregnancy documented: do not start a JAK inhibitor",
-            evidence=checks[0].evidence,
-            facts=[f for c in checks for f in c.facts],
-            sources=("POLICY",),
-            hard_stop=ctx.hard_stop(ctx.drugs),
-        )
-    ]
+    return _start_stop(
+        ctx,
+        pregnancy_check,
+        "baseline.pregnancy.positive",
+        "Pregnancy documented: do not start a JAK inhibitor",
+        sources=("POLICY",),
+    )
 
 
 def infection(ctx: Context) -> list[Finding]:
@@ -307,23 +326,12 @@ def infection(ctx: Context) -> list[Finding]:
     **When** before a start, an active serious infection or herpes zoster is on record.
     **Then** critical; a hard stop on a proposed order.
     """
-    if not ctx.initiating or not ctx.drugs:
-        return []
-    checks = [c for d in ctx.drugs if (c := infection_check(ctx, d)).status == NOT_MET]
-    if not checks:
-        return []
-    return [
-        make(
-            ctx,
-            "baseline.infection.active",
-            Category.BASELINE,
-            Severity.CRITICAL,
-            "Active serious infection or herpes zoster: do not start until it is controlled",
-            evidence=checks[0].evidence,
-            facts=[f for c in checks for f in c.facts],
-            hard_stop=ctx.hard_stop(ctx.drugs),
-        )
-    ]
+    return _start_stop(
+        ctx,
+        infection_check,
+        "baseline.infection.active",
+        "Active serious infection or herpes zoster: do not start until it is controlled",
+    )
 
 
 def live_vaccine_recent(ctx: Context) -> list[Finding]:

@@ -83,6 +83,13 @@ class Context:
     drugs: tuple[str, ...]  # the chosen drug, or the candidate agents
     mode: Mode
     other_active_jaks: frozenset[str] = field(default_factory=frozenset)
+    # Memos of labs() / qualitative() by test: the record and as_of never change within a Context.
+    _labs: dict[str, tuple[LabResult, ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    _qualitative: dict[str, tuple[QualitativeResult, ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @property
     def on_therapy(self) -> bool:
@@ -124,7 +131,11 @@ class Context:
 
 
 def labs(ctx: Context, test: str) -> tuple[LabResult, ...]:
-    return tuple(r for r in ctx.record.lab_series(test) if r.when <= ctx.as_of)
+    found = ctx._labs.get(test)
+    if found is None:
+        as_of = ctx.as_of
+        found = ctx._labs[test] = tuple(r for r in ctx.record.lab_series(test) if r.when <= as_of)
+    return found
 
 
 def latest_lab(
@@ -136,7 +147,13 @@ def latest_lab(
 
 
 def qualitative(ctx: Context, test: str) -> tuple[QualitativeResult, ...]:
-    return tuple(q for q in ctx.record.qualitative_series(test) if q.when <= ctx.as_of)
+    found = ctx._qualitative.get(test)
+    if found is None:
+        as_of = ctx.as_of
+        found = ctx._qualitative[test] = tuple(
+            q for q in ctx.record.qualitative_series(test) if q.when <= as_of
+        )
+    return found
 
 
 def latest_qualitative(

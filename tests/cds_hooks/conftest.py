@@ -93,7 +93,6 @@ def make_app(
     monkeypatch.setattr(cds_hooks.engine, "build_default_engine", lambda: engine)
 
     def make(**overrides: Any) -> Any:
-        counter = iter(range(1, 1_000_000))
         values: dict[str, Any] = {
             "dev_mode": False,
             "public_base_url": PUBLIC,
@@ -104,14 +103,18 @@ def make_app(
             "cds_cors_origins": ["https://sandbox.cds-hooks.org"],
         }
         values.update(overrides)
-        app = app_factory(**values)
-        state = app.extensions["cds_hooks"]
-        state.storage = lambda: memory_storage
-        # Deterministic uuids: whole responses compare equal between runs.
-        state.new_uuid = lambda: str(uuid.UUID(int=next(counter)))
-        return app
+        return _on_memory_storage(app_factory(**values), memory_storage)
 
     return make
+
+
+def _on_memory_storage(app: Any, memory_storage: MemoryStorage) -> Any:
+    state = app.extensions["cds_hooks"]
+    state.storage = lambda: memory_storage
+    # Deterministic uuids: whole responses compare equal between runs.
+    counter = iter(range(1, 1_000_000))
+    state.new_uuid = lambda: str(uuid.UUID(int=next(counter)))
+    return app
 
 
 @pytest.fixture
@@ -158,17 +161,12 @@ def make_real_app(app_factory: Callable[..., Any], memory_storage: MemoryStorage
     from clinical_core.anchoring import ANCHOR_DATE
 
     def make(**overrides: Any) -> Any:
-        counter = iter(range(1, 1_000_000))
         values: dict[str, Any] = {
             "dev_mode": True,
             "public_base_url": PUBLIC,
             "frozen_today": ANCHOR_DATE.isoformat(),
         }
         values.update(overrides)
-        app = app_factory(**values)
-        state = app.extensions["cds_hooks"]
-        state.storage = lambda: memory_storage
-        state.new_uuid = lambda: str(uuid.UUID(int=next(counter)))
-        return app
+        return _on_memory_storage(app_factory(**values), memory_storage)
 
     return make

@@ -23,6 +23,7 @@ import pytest
 
 from clinical_core import Assessment, build_record, evaluate, load_knowledge, proposed_orders
 from clinical_core.anchoring import ANCHOR_DATE, reanchor
+from clinical_core.bundles import split_drafts
 
 ROOT = Path(__file__).resolve().parents[2]
 PATIENTS = ROOT / "synthetic_patients"
@@ -49,40 +50,11 @@ def _expected(name: str) -> dict[str, Any]:
     return data
 
 
-def as_stored(bundle: dict[str, Any], drafts: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The bundle's resources as a FHIR server would return them after the transaction.
-
-    Each resource gets the id from its urn:uuid fullUrl, and references to a fullUrl
-    become `Type/id` (FHIR R4 transaction processing, 3.1.0.11.2). Returns
-    (record resources, draft-order resources).
-    """
-    by_url = {
-        e["fullUrl"]: f"{e['resource']['resourceType']}/{e['fullUrl'].rsplit(':', 1)[-1]}"
-        for e in bundle["entry"]
-    }
-
-    def fix(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {
-                k: (by_url.get(v, v) if k == "reference" and isinstance(v, str) else fix(v))
-                for k, v in node.items()
-            }
-        if isinstance(node, list):
-            return [fix(item) for item in node]
-        return node
-
-    record: list[dict[str, Any]] = []
-    proposed: list[dict[str, Any]] = []
-    for entry in bundle["entry"]:
-        resource = fix(entry["resource"])
-        resource["id"] = entry["fullUrl"].rsplit(":", 1)[-1]
-        (proposed if entry["fullUrl"] in drafts else record).append(resource)
-    return record, proposed
-
-
 def assess(name: str, as_of: date, bundle: dict[str, Any] | None = None) -> Assessment:
     expected = _expected(name)
-    record_resources, draft_resources = as_stored(bundle or _bundle(name), expected.get("draft_orders", []))
+    record_resources, draft_resources = split_drafts(
+        bundle or _bundle(name), expected.get("draft_orders", [])
+    )
     record = build_record(record_resources)
     orders = proposed_orders(draft_resources, context_resources=record_resources)
     return evaluate(record, as_of, load_knowledge(), proposed=orders)

@@ -155,35 +155,18 @@ JSON_BODIES: list[Any] = [
     _hook(fhirServer=f"{CLOSED}/fhir", fhirAuthorization=None),
     _hook(fhirServer=f"{CLOSED}/fhir", fhirAuthorization=[]),
     _hook(fhirServer=f"{CLOSED}/fhir", fhirAuthorization={"access_token": None}),
-    _hook(
-        fhirServer=f"{CLOSED}/fhir",
-        fhirAuthorization={
-            "access_token": "t",
-            "token_type": "Bearer",
-            "expires_in": "x",
-            "scope": "s",
-            "subject": "s",
-        },
-    ),
-    _hook(
-        fhirServer=f"{CLOSED}/fhir",
-        fhirAuthorization={
-            "access_token": "t",
-            "token_type": "Bearer",
-            "expires_in": 1e308,
-            "scope": "s",
-            "subject": "s",
-        },
-    ),
-    _hook(
-        fhirServer=f"{CLOSED}/fhir",
-        fhirAuthorization={
-            "access_token": "t",
-            "token_type": "Bearer",
-            "expires_in": True,
-            "scope": "s",
-            "subject": "s",
-        },
+    *(
+        _hook(
+            fhirServer=f"{CLOSED}/fhir",
+            fhirAuthorization={
+                "access_token": "t",
+                "token_type": "Bearer",
+                "expires_in": expires_in,
+                "scope": "s",
+                "subject": "s",
+            },
+        )
+        for expires_in in ("x", 1e308, True)  # none of them a usable lifetime in seconds
     ),
     _hook(extension=None),
     _hook(extension="x"),

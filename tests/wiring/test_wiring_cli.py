@@ -12,6 +12,7 @@ import pytest
 
 import clinical_core
 from aa_jak import cli
+from clinical_core.bundles import split_drafts
 
 PATIENTS = Path(__file__).resolve().parents[2] / "synthetic_patients"
 
@@ -190,7 +191,7 @@ BUNDLE = {
 
 
 def test_split_drafts_takes_status_draft_and_resolves_fullurl_references():
-    record, drafts = cli.split_drafts(BUNDLE, None)
+    record, drafts = split_drafts(BUNDLE, None)
     assert [r["resourceType"] for r in record] == ["Patient", "MedicationRequest"]
     assert record[0]["id"] == "11111111-1111-4111-8111-111111111111"
     (draft,) = drafts
@@ -198,6 +199,6 @@ def test_split_drafts_takes_status_draft_and_resolves_fullurl_references():
 
 
 def test_split_drafts_follows_the_sidecar_when_it_names_the_drafts():
-    record, drafts = cli.split_drafts(BUNDLE, ["urn:uuid:33333333-3333-4333-8333-333333333333"])
+    record, drafts = split_drafts(BUNDLE, ["urn:uuid:33333333-3333-4333-8333-333333333333"])
     assert [d["status"] for d in drafts] == ["active"]
     assert len(record) == 2

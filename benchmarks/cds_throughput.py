@@ -1,7 +1,7 @@
 """Throughput and latency of patient-view with a full prefetch, under gunicorn, vs a bare endpoint.
 
     .venv/bin/python benchmarks/cds_throughput.py [--seconds 5] [--rounds 3] [--connections 8]
-        [--workers 2] [--client auto|wrk|threads]
+        [--workers 2] [--client auto|wrk|threads] [--database-url URL]
 
 Starts one gunicorn (127.0.0.1, `--workers` sync workers) with the product app plus one
 benchmark-only route, `POST /bench/empty`, that parses the same body and returns
@@ -9,7 +9,9 @@ benchmark-only route, `POST /bench/empty`, that parses the same body and returns
 driven side by side in the same server by the same client with the same body: a warm-up
 of each, then `--rounds` alternating rounds of `--seconds` each, so drift in the machine's
 load hits both alike. Printed per endpoint: req/s, p50, p95 (over all rounds), and the
-ratio of throughputs (goal >= 0.5). Prints numbers; asserts nothing.
+ratio of throughputs (goal >= 0.5). A third endpoint, the same app mounted under
+/bench/no-core with the clinical core's answer replayed, shows what the service costs
+around the core. Prints numbers; asserts nothing.
 
 Client: `wrk` (Debian package `wrk`; one thread, `--connections` keep-alive connections, a
 Lua script for the POST) when it is on PATH, else a closed-loop Python client (threads +
@@ -39,10 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cds_common import ROOT, LoadResult, anchor, patient_view_body, run_load, salt_codes
 
 
-def build_app():  # gunicorn factory: `cds_throughput:build_app()`
-    """The product app (dev mode: the benchmark measures the service, not JWT checks) + /bench/empty."""
-    from flask import Response, request
-
+def _app(replay: bool = False):
     from aa_jak.app import create_app
     from aa_jak.settings import Settings
 
@@ -55,13 +54,55 @@ def build_app():  # gunicorn factory: `cds_throughput:build_app()`
             log_level="WARNING",
         )
     )
+    if replay:
+        state = app.extensions["cds_hooks"]
+        state.engine = ReplayEngine(state.engine)
+    return app
+
+
+class ReplayEngine:
+    """Benchmark only: the real engine's first answer, returned again without running the core.
+
+    Mounted at /bench/no-core, it measures what the service costs around the clinical core
+    (request checks, prefetch collection, rendering, JSON, storage): the ceiling of the ratio
+    with this server design if the core took no time at all.
+    """
+
+    def __init__(self, engine):
+        self._engine = engine
+        self._answer = None
+
+    def salt_codes(self):
+        return self._engine.salt_codes()
+
+    def observation_codes(self):
+        return self._engine.observation_codes()
+
+    def assess(self, resources, drafts, as_of):
+        if self._answer is None:
+            self._answer = self._engine.assess(resources, drafts, as_of)
+        return self._answer
+
+
+def build_app():  # gunicorn factory: `cds_throughput:build_app()`
+    """The product app (dev mode: the benchmark measures the service, not JWT checks), its
+    /bench/empty floor, and under /bench/no-core the same app with the core's answer replayed."""
+    from flask import Response, request
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    app = _app()
 
     @app.post("/bench/empty")
     def empty() -> Response:
         json.loads(request.get_data())
         return Response('{"cards":[]}', mimetype="application/json")
 
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {NO_CORE: _app(replay=True)})
     return app
+
+
+NO_CORE = "/bench/no-core"
+PATIENT_VIEW = "/cds-services/aa-jak-patient-view"
 
 
 def _free_port() -> int:
@@ -174,6 +215,10 @@ def main() -> None:
     parser.add_argument("--connections", "--threads", type=int, default=8, dest="connections")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--client", choices=("auto", "wrk", "threads"), default="auto")
+    parser.add_argument(
+        "--database-url",
+        help="storage (SQLAlchemy URL; its tables are created if missing); default a new SQLite file",
+    )
     parser.add_argument("--max-requests", type=int, default=20_000, help="per round (threads client)")
     args = parser.parse_args()
 
@@ -192,7 +237,8 @@ def main() -> None:
         body_file.write_bytes(payload)
         script = Path(tmp) / "post.lua"
         script.write_text(WRK_SCRIPT % json.dumps(str(body_file)))
-        env = dict(os.environ, CDS_BENCH_DB=f"sqlite:///{tmp}/bench.db", PROMETHEUS_MULTIPROC_DIR=tmp)
+        database = args.database_url or f"sqlite:///{tmp}/bench.db"
+        env = dict(os.environ, CDS_BENCH_DB=database, PROMETHEUS_MULTIPROC_DIR=tmp)
         env = {k: v for k, v in env.items() if not k.startswith("AA_JAK_")}
         gunicorn = Path(sys.executable).with_name("gunicorn")
         server = subprocess.Popen(
@@ -213,7 +259,8 @@ def main() -> None:
         )
         try:
             _wait_ready(f"{base}/bench/empty", payload)
-            _wait_ready(f"{base}/cds-services/aa-jak-patient-view", payload)
+            _wait_ready(f"{base}{PATIENT_VIEW}", payload)
+            _wait_ready(f"{base}{NO_CORE}{PATIENT_VIEW}", payload)
             sessions: dict[int, requests.Session] = {}
 
             def sender(path: str):
@@ -241,7 +288,7 @@ def main() -> None:
                 )
 
             cards = requests.post(
-                f"{base}/cds-services/aa-jak-patient-view",
+                f"{base}{PATIENT_VIEW}",
                 data=payload,
                 headers={"Content-Type": "application/json"},
                 timeout=10,
@@ -251,11 +298,12 @@ def main() -> None:
                 f"request: {len(payload) / 1024:.0f} KB, {len(grouped['labs'])} lab Observations, "
                 f"{len(cards)} cards; gunicorn workers={args.workers}; client {client}, "
                 f"{args.connections} connections; {args.rounds} rounds x {args.seconds:g} s; "
-                f"{os.cpu_count()} CPUs"
+                f"{os.cpu_count()} CPUs; storage {database.split(':', 1)[0]}"
             )
             endpoints = {
                 "bare endpoint (floor)": "/bench/empty",
-                "patient-view, full prefetch": "/cds-services/aa-jak-patient-view",
+                "patient-view, full prefetch": PATIENT_VIEW,
+                "same, core answer replayed": NO_CORE + PATIENT_VIEW,
             }
             for path in endpoints.values():
                 measure(path, 2.0)  # warm-up: connections, caches, the database file
@@ -268,8 +316,8 @@ def main() -> None:
                 throughput, line = summarise(label, results)
                 throughputs.append(throughput)
                 print(line)
-            floor, service = throughputs
-            bare_rounds, service_rounds = rounds.values()
+            floor, service, no_core = throughputs
+            bare_rounds, service_rounds, _ = rounds.values()
             per_round = [
                 (s.requests / s.seconds) / (b.requests / b.seconds)
                 for b, s in zip(bare_rounds, service_rounds, strict=True)
@@ -278,6 +326,10 @@ def main() -> None:
                 f"throughput ratio patient-view / bare = {service / floor:.2f} (goal >= 0.5); "
                 f"median of per-round ratios {statistics.median(per_round):.2f} "
                 f"({' '.join(f'{r:.2f}' for r in per_round)})"
+            )
+            print(
+                f"without the clinical core (answer replayed) / bare = {no_core / floor:.2f}: "
+                "the ceiling of the ratio with this server design"
             )
         finally:
             server.terminate()

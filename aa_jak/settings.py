@@ -141,7 +141,6 @@ class Settings(BaseSettings):
     cds_jwt_max_lifetime_s: int = 3600
     cds_cors_origins: list[str] = Field(default_factory=list)
     cds_max_body_bytes: int = 5_000_000
-    cds_service_budget_ms: int = 500
     cds_jwks_cache_s: int = 3600  # how long a fetched client JWKS is trusted
     cds_jwks_min_refetch_s: int = 60  # at most one refetch per JWKS URL this often (unknown `kid`)
     cds_jwks_timeout_s: float = 3.0  # timeout for fetching a client JWKS

@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sandbox.keys import SigningKey
+from sandbox.loader import PATIENTS_DIR
 
 logger = logging.getLogger("sandbox.ehr")
 
@@ -35,6 +36,8 @@ bp = Blueprint("ehr", __name__, template_folder="templates")
 
 PRACTITIONER = "Practitioner/sandbox-practitioner"
 FREQUENCIES = {"1": "once daily", "2": "twice daily"}
+SCENARIO_SYSTEM = "urn:aa-jak:synthetic-patient"  # the identifier make_scenarios.py gives each patient
+_SCENARIO_NAME = re.compile(r"[a-z0-9_]{1,80}")
 _TEMPLATE_TOKEN = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
 
 
@@ -200,18 +203,40 @@ def patient_name(patient: dict[str, Any]) -> str:
     return f"Patient/{patient.get('id')}"
 
 
+def scenario_of(patient: dict[str, Any]) -> str:
+    """The synthetic scenario a loaded patient came from ("" for any other patient)."""
+    for identifier in patient.get("identifier", []):
+        if identifier.get("system") == SCENARIO_SYSTEM and isinstance(identifier.get("value"), str):
+            return str(identifier["value"])
+    return ""
+
+
+def scenario_description(name: str) -> str:
+    """What the scenario shows, from its sidecar: many patients share a name, so the list needs it."""
+    sidecar = PATIENTS_DIR / f"{name}.expected.json"
+    if not name or not _SCENARIO_NAME.fullmatch(name) or not sidecar.is_file():
+        return ""
+    try:
+        return str(json.loads(sidecar.read_text()).get("description", ""))
+    except (OSError, ValueError):
+        return ""
+
+
 def list_patients() -> list[dict[str, Any]]:
     bundle = _fhir_get("Patient", _count=200)
-    return [
+    patients = [
         {
             "id": p["id"],
             "name": patient_name(p),
             "gender": p.get("gender", ""),
             "birthDate": p.get("birthDate", ""),
+            "scenario": (scenario := scenario_of(p)),
+            "description": scenario_description(scenario),
         }
         for p in (e.get("resource", {}) for e in bundle.get("entry", []))
         if p.get("id")
     ]
+    return sorted(patients, key=lambda p: (p["scenario"] == "", p["scenario"], p["name"]))
 
 
 def order_choices() -> list[dict[str, Any]]:

@@ -130,3 +130,38 @@ def test_authorize_post_form_submits_itself_and_lands_on_the_dashboard(
         log = run.smart.config["SMART_LOG"]
         assert [a.get("launch") for a in log["authorize"]] == [run.launch]
         assert log["authorize_method"] == ["POST"]
+
+
+def _tab_to(page, selector: str, limit: int = 40) -> int:
+    """Press Tab until `selector` has the focus; the number of presses (fails past `limit`)."""
+    target = page.locator(selector)
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return presses
+    raise AssertionError(f"{selector} never took the keyboard focus in {limit} Tab presses")
+
+
+def test_salt_score_can_be_recorded_with_the_keyboard_alone(
+    browser, fhir_base_url, loaded_patients, tmp_path, monkeypatch
+):
+    """Keyboard users (and EHRs that embed the app): skip link first, then Tab/Enter all the way."""
+    with launched(fhir_base_url, loaded_patients, tmp_path, monkeypatch) as run:
+        page = browser.new_page(viewport={"width": 800, "height": 900})
+        page.goto(run.url)
+        page.wait_for_url(re.compile(r".*/app/c/[^/]+/$"))
+
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.className") == "skip"
+        _tab_to(page, "#record-salt")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#salt-form")
+
+        for region in ("vertex", "posterior", "right", "left"):
+            _tab_to(page, f"#loss_{region}")
+            page.keyboard.type("40")
+        assert page.locator("#salt-preview").inner_text() == "40"
+        _tab_to(page, "#save-salt")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*saved=created"))
+        assert "201 Created" in page.locator("#save-result").inner_text()

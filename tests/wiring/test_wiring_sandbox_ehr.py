@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from urllib.parse import parse_qs, urlsplit
 
@@ -103,6 +104,27 @@ def test_index_lists_the_patients_from_the_fhir_server(client, mocked):
     page = client.get("/").get_data(as_text=True)
     assert "Ada Lovelace" in page
     assert "/patients/p1" in page
+
+
+def test_index_names_each_synthetic_patient_by_its_scenario_and_description(client, mocked):
+    """Many synthetic patients share a name: the scenario and its sidecar description tell them apart."""
+    scenario = {
+        **PATIENT,
+        "id": "p2",
+        "identifier": [{"system": ehr.SCENARIO_SYSTEM, "value": "hbsag_positive"}],
+    }
+    entries = [{"resource": PATIENT}, {"resource": scenario}]
+    mocked.replace(responses.GET, f"{FHIR}/Patient", json={"resourceType": "Bundle", "entry": entries})
+    page = client.get("/").get_data(as_text=True)
+    description = json.loads((ehr.PATIENTS_DIR / "hbsag_positive.expected.json").read_text())["description"]
+    assert "<code>hbsag_positive</code>" in page
+    assert html.escape(description) in page
+    assert page.index("/patients/p2") < page.index("/patients/p1")  # scenarios first, by name
+
+
+def test_scenario_description_is_read_only_for_plain_scenario_names():
+    assert ehr.scenario_description("../../etc/passwd") == ""
+    assert ehr.scenario_description("no_such_scenario") == ""
 
 
 def test_jwks_serves_the_public_key_only(client, key):

@@ -45,6 +45,9 @@ def init_app(app: Flask) -> None:
     # (The factory itself warns about dev mode: unauthenticated CDS calls, http FHIR servers.)
     if not settings.dev_mode and not settings.cds_trusted_issuers:
         log.warning("cds_hooks: no trusted CDS client issuers configured; every CDS call will get 401")
+    if not settings.dev_mode and not settings.public_base_url.lower().startswith("https://"):
+        # CDS Hooks allows every endpoint only over TLS (F1); the JWT `aud` is built from this URL.
+        log.warning("cds_hooks: public_base_url is not https; CDS clients must reach the service over TLS")
     # CORS for browser clients such as the CDS Hooks Sandbox (F8, K2): allow-listed origins only.
     CORS(
         app,

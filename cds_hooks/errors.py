@@ -2,7 +2,7 @@
 
 Every non-2xx answer carries a FHIR OperationOutcome (checklist G2, a 3.0
 SHOULD adopted now). Messages never contain tokens, patient data or stack
-traces (G3); 401 carries no detail at all (F9).
+traces (G3); 401 carries no detail at all (F7).
 """
 
 from __future__ import annotations

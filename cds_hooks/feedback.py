@@ -19,7 +19,7 @@ OUTCOMES = ("accepted", "overridden")
 
 
 def _timestamp(value: Any, where: str) -> datetime:
-    if not isinstance(value, str) or "T" not in value:
+    if not isinstance(value, str) or "T" not in value.upper():  # RFC 3339 allows a lower-case "t"
         raise BadRequest(f"{where}.outcomeTimestamp must be an RFC 3339 date-time")
     try:
         parsed = datetime.fromisoformat(value.replace("z", "Z"))

@@ -27,7 +27,11 @@ class SmartAppState:
     def __init__(self, app: Flask, settings: Any) -> None:
         self.settings = settings
         self.registry = ClientRegistry(settings.smart_clients)
-        self.discovery = DiscoveryCache(settings.smart_discovery_cache_s, settings.fhir_request_timeout_s)
+        self.discovery = DiscoveryCache(
+            settings.smart_discovery_cache_s,
+            settings.fhir_request_timeout_s,
+            require_https=not settings.dev_mode,  # TLS for every exchange (AL#app-protection, R318)
+        )
         self.keys = self._load_keys(settings)
         secret = app.config.get("SECRET_KEY") or secrets.token_hex(32)
         secret_bytes = secret if isinstance(secret, bytes) else str(secret).encode()

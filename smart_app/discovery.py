@@ -2,7 +2,10 @@
 
 No fallback to the deprecated CapabilityStatement `oauth-uris` extension.
 Relative endpoint URLs are resolved against the FHIR base (R379). Documents are
-cached per `iss` for `settings.smart_discovery_cache_s`.
+cached per `iss` for `settings.smart_discovery_cache_s`. Outside dev mode the
+FHIR base and the discovered endpoints must be https: every exchange of the
+launch SHALL use TLS (app-launch.html#app-protection; R318), and the client
+secret, assertion, code and tokens travel to them.
 """
 
 from __future__ import annotations
@@ -68,12 +71,31 @@ def parse_configuration(iss: str, doc: object) -> SmartConfiguration:
     )
 
 
+def _check_https(config: SmartConfiguration) -> None:
+    endpoints = {
+        "authorization_endpoint": config.authorization_endpoint,
+        "token_endpoint": config.token_endpoint,
+        "jwks_uri": config.jwks_uri,
+    }
+    for name, url in endpoints.items():
+        if url is not None and not url.startswith("https://"):
+            raise SmartError.discovery(config.iss, f"{name} does not use https, which is required")
+
+
 class DiscoveryCache:
     """Per-`iss` cache of parsed SMART configurations. `iss` must already be allow-listed."""
 
-    def __init__(self, ttl_s: float, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        timeout_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        require_https: bool = False,
+    ) -> None:
         self._ttl = ttl_s
         self._timeout = timeout_s
+        self._require_https = require_https
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, SmartConfiguration]] = {}
@@ -84,6 +106,8 @@ class DiscoveryCache:
             hit = self._entries.get(iss)
             if hit and now - hit[0] < self._ttl:
                 return hit[1]
+        if self._require_https and not iss.startswith("https://"):
+            raise SmartError.discovery(iss, "the FHIR server does not use https, which is required")
         url = iss.rstrip("/") + "/.well-known/smart-configuration"
         try:
             resp = requests.get(url, headers={"Accept": "application/json"}, timeout=self._timeout)
@@ -98,6 +122,8 @@ class DiscoveryCache:
         except ValueError as exc:
             raise SmartError.discovery(iss, "the SMART configuration is not JSON") from exc
         config = parse_configuration(iss, doc)
+        if self._require_https:
+            _check_https(config)
         with self._lock:
             self._entries[iss] = (now, config)
         return config

@@ -210,7 +210,14 @@ def has_alopecia_areata(record: PatientRecord) -> bool:
 
 
 def has_totalis_or_universalis(ctx: Context) -> bool:
-    return any(d.subtype in ("totalis", "universalis") for d in ctx.record.diagnoses)
+    """An active alopecia totalis/universalis diagnosis on `as_of`.
+
+    A resolved or in-remission AT/AU condition (regrowth) does not make the current disease severe.
+    """
+    return any(
+        d.subtype in ("totalis", "universalis") and d.active and (d.onset is None or d.onset <= ctx.as_of)
+        for d in ctx.record.diagnoses
+    )
 
 
 def current_medication_classes(ctx: Context) -> dict[str, list[str]]:

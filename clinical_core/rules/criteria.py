@@ -484,6 +484,8 @@ INTERACTION_FINDINGS = {
     "cyp2c9_inhibitor": "agent.interaction.cyp2c9_inhibitor",
     "strong_cyp3a_inducer": "agent.interaction.cyp3a_inducer",
     "strong_cyp3a4_inhibitor": "agent.interaction.cyp3a_inhibitor",
+    # Fluconazole-type (moderate CYP3A4 + strong CYP2C19): the same CYP3A4 exposure finding.
+    "cyp3a4_moderate_cyp2c19_strong_inhibitor": "agent.interaction.cyp3a_inhibitor",
 }
 
 

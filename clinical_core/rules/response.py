@@ -104,13 +104,15 @@ def escalation(ctx: Context) -> list[Finding]:
 
     Source: baricitinib "increase to 4 mg once daily if response is inadequate" [S1, S3]; the week
     is policy (`escalation_review_week`, the brief's 12 weeks).
-    **When** on the start dose, at or after the review week, the latest on-therapy SALT is above target.
+    **When** on the start dose, at or after the review week, the latest on-therapy SALT is above target
+    and was recorded in the review week's window or later (a SALT from the first weeks of therapy
+    says nothing about the response; `response.salt.due` asks for a new one instead).
     **Then** warning; action: change to the escalation dose (not offered when renal function or an
     interaction limits the dose).
     """
     run = ctx.dated_run
     salt = _on_therapy_salt(ctx)
-    if run is None or salt is None:
+    if run is None or run.start is None or salt is None:
         return []
     drug = ctx.drug(run.drug)
     esc, p = drug.doses.escalation, ctx.k.parameters
@@ -119,6 +121,11 @@ def escalation(ctx: Context) -> list[Finding]:
         or run.dose_mg != drug.doses.start.dose_mg
         or (run.week_on(ctx.as_of) or 0) < p.escalation_review_week.value
     ):
+        return []
+    review_from = (
+        run.start + weeks(p.escalation_review_week.value) - days(p.monitoring_window_days_before.value)
+    )
+    if salt.when < review_from:
         return []
     if salt.value <= p.response_target_salt.value:
         return []

@@ -148,7 +148,7 @@ def _subtype_evidence(ctx: Context) -> list[Evidence]:
     return [
         Evidence("Diagnosis", d.subtype, d.onset or d.recorded, d.reference)
         for d in ctx.record.diagnoses
-        if d.subtype in ("totalis", "universalis")
+        if d.subtype in ("totalis", "universalis") and d.active and (d.onset is None or d.onset <= ctx.as_of)
     ]
 
 

@@ -210,6 +210,19 @@ def test_B3_fhir_authorization_fields_are_required(call, missing):
     assert call(PV, hook_body(fhirServer=FHIR, fhirAuthorization=auth)).status_code == 400
 
 
+def test_B3_token_type_other_than_bearer_is_400(call):
+    auth = {
+        "access_token": "t",
+        "token_type": "MAC",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "cds",
+    }
+    response = call(PV, hook_body(fhirServer=FHIR, fhirAuthorization=auth))
+    assert response.status_code == 400
+    assert "Bearer" in response.get_json()["issue"][0]["diagnostics"]
+
+
 def test_B3_smart_v2_scopes_are_not_parsed_strictly(call):
     auth = {
         "access_token": "t",

@@ -60,6 +60,12 @@ def test_E2_fields_are_stored(call, memory_storage):
     assert item.outcome_timestamp.isoformat() == "2026-11-01T10:06:00+00:00"
 
 
+def test_E2_rfc3339_lower_case_t_and_z_are_accepted(call, memory_storage):
+    assert post(call, {"feedback": [accepted(ts="2026-11-01t10:05:31z")]}).status_code == 200
+    (item,) = memory_storage.feedback.values()
+    assert item.outcome_timestamp.isoformat() == "2026-11-01T10:05:31+00:00"
+
+
 @pytest.mark.parametrize(
     "item",
     [

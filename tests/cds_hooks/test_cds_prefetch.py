@@ -102,6 +102,14 @@ def test_C3_null_prefetch_means_no_data(call, engine):
     assert ids(resources_given_to_core(engine), "Observation") == ["s1"]
 
 
+def test_C3_null_prefetch_is_not_fetched_even_with_a_fhir_server(call, engine, fhir_mock):
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    body["prefetch"]["labs"] = None
+    assert call(PV, body).status_code == 200
+    assert len(fhir_mock.calls) == 0
+    assert ids(resources_given_to_core(engine), "Observation") == ["s1"]
+
+
 def test_C3_operation_outcome_prefetch_is_fetched_again(call, engine, fhir_mock):
     body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
     body["prefetch"]["labs"] = {
@@ -158,6 +166,17 @@ def test_C4_next_link_off_the_fhir_server_is_not_followed(call, fhir_mock):
     body["prefetch"]["labs"] = searchset(OBS[:1], next_url="https://evil.example.com/steal")
     assert call(PV, body).status_code == 412
     assert len(fhir_mock.calls) == 0
+
+
+def test_C4_fallback_search_follows_next_pages(call, engine, fhir_mock):
+    page_2 = f"{FHIR}/Observation?patient={PATIENT}&_page=2"
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    del body["prefetch"]["labs"]
+    fhir_mock.get(page_2, json=searchset(OBS[1:]))
+    fhir_mock.get(re.compile(rf"{re.escape(FHIR)}/Observation\?.*code=.*"), json=searchset(OBS[:1], page_2))
+    assert call(PV, body).status_code == 200
+    assert ids(resources_given_to_core(engine), "Observation") == ["o0", "o1", "o2", "s1"]
+    assert [c.request.headers["Authorization"] for c in fhir_mock.calls] == ["Bearer secret-access-token"] * 2
 
 
 # ---------------------------------------------------------------- C5
@@ -267,6 +286,39 @@ def test_C7_token_goes_only_to_fhir_server_and_never_to_logs(call, fhir_mock, ca
     assert PATIENT not in caplog.text
 
 
+def test_C7_fhir_client_is_closed_when_the_request_ends(app, call):
+    made: list[Any] = []
+
+    class OneShotClient:
+        closed = False
+
+        def search_many(self, queries: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+            return {key: [] for key in queries}
+
+        def close(self) -> None:
+            self.closed = True
+
+    def factory(source: Any) -> OneShotClient:
+        made.append(OneShotClient())
+        return made[-1]
+
+    app.extensions["cds_hooks"].client_factory = factory
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    del body["prefetch"]["labs"]
+    assert call(PV, body).status_code == 200
+    assert len(made) == 1 and made[0].closed
+
+
+def test_C7_access_token_is_not_kept_in_storage(call, fhir_mock, memory_storage):
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    del body["prefetch"]["labs"]
+    mock_search(fhir_mock, "Observation", OBS)
+    assert call(PV, body).status_code == 200
+    assert memory_storage.audits
+    kept = repr((memory_storage.audits, memory_storage.cards, memory_storage.feedback))
+    assert "secret-access-token" not in kept
+
+
 def test_C8_fhir_server_without_authorization_is_queried_without_a_token(call, fhir_mock):
     body = hook_body(fhirServer=FHIR)
     del body["prefetch"]["labs"]
@@ -309,6 +361,13 @@ def test_H_order_sign_passes_every_draft_order(call, engine):
     body["context"]["draftOrders"]["entry"].append({"resource": other})
     assert call(SIGN, body).status_code == 200
     assert [d["id"] for d in engine.calls[-1][1]] == ["draft-1", "draft-2"]
+
+
+@pytest.mark.parametrize("user", ["Patient/pat-1", "RelatedPerson/rp-1", "PractitionerRole/role-1"])
+def test_H_patient_view_accepts_every_user_type(call, user):
+    body = hook_body()
+    body["context"]["userId"] = user
+    assert call(PV, body).status_code == 200
 
 
 def test_H_medication_references_are_fetched_since_include_is_not_in_the_subset(call, engine, fhir_mock):

@@ -30,6 +30,15 @@ def assert_401(response) -> None:
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
+# ---------------------------------------------------------------- F1
+
+
+def test_F1_plain_http_public_base_url_warns_outside_dev_mode(make_app, caplog):
+    caplog.set_level(logging.WARNING, logger="cds_hooks")
+    make_app(public_base_url="http://cds.example.org")
+    assert any("public_base_url is not https" in r.getMessage() for r in caplog.records)
+
+
 # ---------------------------------------------------------------- F2
 
 
@@ -329,6 +338,20 @@ def test_F8_cors_origin_not_in_allow_list_gets_no_cors_headers(client):
 def test_K2_actual_request_from_allowed_origin_carries_cors_header(call):
     response = call(PV, hook_body(), headers={"Origin": SANDBOX})
     assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == SANDBOX
+
+
+def test_K2_error_response_to_allowed_origin_carries_cors_header(call):
+    body = hook_body()
+    del body["prefetch"]
+    response = call(PV, body, headers={"Origin": SANDBOX})
+    assert response.status_code == 412
+    assert response.headers["Access-Control-Allow-Origin"] == SANDBOX
+
+
+def test_K2_401_to_allowed_origin_carries_cors_header(call):
+    response = call(PV, hook_body(), token=None, headers={"Origin": SANDBOX})
+    assert_401(response)
     assert response.headers["Access-Control-Allow-Origin"] == SANDBOX
 
 

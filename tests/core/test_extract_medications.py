@@ -270,7 +270,9 @@ def test_interacting_medication_gets_its_classes() -> None:
 
 def test_interacting_medication_is_recognised_by_name() -> None:
     request = medication_request(None, text="Fluconazole 150mg")
-    assert record(request).medications[0].classes == frozenset({"cyp2c9_inhibitor"})
+    assert record(request).medications[0].classes == frozenset(
+        {"cyp2c9_inhibitor", "cyp3a4_moderate_cyp2c19_strong_inhibitor"}
+    )
 
 
 def test_medication_in_no_class_is_not_kept() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rules_builders import (
+    KNOWLEDGE,
     condition,
     episode,
     lab,
@@ -100,6 +101,21 @@ def test_ritlecitinib_with_rifampin_is_a_hard_stop_because_the_label_says_not_re
 def test_tofacitinib_with_strong_cyp3a4_inhibitor() -> None:
     record = patient(medications=(medication("ketoconazole", "strong_cyp3a4_inhibitor"),))
     assert "agent.interaction.cyp3a_inhibitor" in run(record, (start_order("tofacitinib", 5, 2),)).ids
+
+
+def test_tofacitinib_with_fluconazole_needs_a_dose_adjustment() -> None:
+    # Xeljanz: moderate CYP3A4 + strong CYP2C19 inhibitor (fluconazole) -> dose adjustment [S17b].
+    classes = {k for k, _ in KNOWLEDGE.lookup("http://www.nlm.nih.gov/research/umls/rxnorm", "4450")}
+    assert "medication_class.cyp3a4_moderate_cyp2c19_strong_inhibitor" in classes
+    record = patient(
+        medications=(
+            medication("fluconazole", "cyp2c9_inhibitor", "cyp3a4_moderate_cyp2c19_strong_inhibitor"),
+        )
+    )
+    finding = run(record, (start_order("tofacitinib", 5, 2),)).by_id("agent.interaction.cyp3a_inhibitor")
+    assert finding is not None and finding.severity == Severity.WARNING and not finding.hard_stop
+    # Baricitinib has no CYP3A4/CYP2C19 interaction fact: fluconazole says nothing for it.
+    assert "agent.interaction.cyp3a_inhibitor" not in run(record, (start_order("baricitinib", 2),)).ids
 
 
 def test_deuruxolitinib_without_cyp2c9_status_orders_the_test() -> None:

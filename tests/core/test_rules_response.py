@@ -39,6 +39,19 @@ def test_baricitinib_no_escalation_before_review_week() -> None:
     assert "response.baricitinib.consider_4mg" not in run(_bari(2, 11 * 7, (60, 80), (45, 2))).ids  # type: ignore[arg-type]
 
 
+def test_baricitinib_no_escalation_on_a_salt_from_the_first_weeks_of_therapy() -> None:
+    # Week 13 on 2 mg; the only on-therapy SALT (55) is from week 1: ask for a SALT, do not escalate.
+    assessment = run(_bari(2, 13 * 7, (60, 13 * 7 + 2), (55, 12 * 7)))  # type: ignore[arg-type]
+    assert "response.baricitinib.consider_4mg" not in assessment.ids
+    assert "response.salt.due" in assessment.ids
+
+
+def test_baricitinib_escalation_on_a_salt_from_the_review_window() -> None:
+    # Week 13 on 2 mg; SALT 55 recorded 5 days before week 12 (inside the 7-day window): escalate.
+    record = _bari(2, 13 * 7, (60, 13 * 7 + 2), (55, 7 + 5))
+    assert "response.baricitinib.consider_4mg" in run(record).ids  # type: ignore[arg-type]
+
+
 def test_baricitinib_escalation_without_action_when_egfr_in_reduction_band() -> None:
     record = with_lab(_bari(2, 12 * 7, (60, 90), (45, 2)), "egfr", 45)  # type: ignore[arg-type]
     finding = run(record).by_id("response.baricitinib.consider_4mg")

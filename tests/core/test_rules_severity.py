@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rules_builders import AS_OF, episode, patient, run, salt
 
 from clinical_core.findings import ActionKind, Severity
@@ -62,3 +64,13 @@ def test_no_stale_or_severity_findings_on_therapy() -> None:
 
 def test_as_of_is_the_only_clock() -> None:
     assert run(patient()).as_of == AS_OF
+
+
+def test_resolved_universalis_diagnosis_does_not_make_current_disease_severe() -> None:
+    # A universalis condition in remission (regrowth) and a current SALT of 30: not severe, no 4 mg start.
+    record = patient(subtype="universalis", salt_scores=(salt(30),))
+    resolved = replace(record, diagnoses=tuple(replace(d, active=False) for d in record.diagnoses))
+    ids = run(resolved).ids
+    assert "severity.below_threshold" in ids
+    assert "severity.severe" not in ids and "severity.near_total_loss" not in ids
+    assert "severity.severe" in run(record).ids  # the active diagnosis still counts

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
+import responses
+from cryptography.hazmat.primitives import serialization
 from smart_fakes import ASYM_ISS, ISS, SYM_ISS, FakeEhr, Launcher, make_app, make_settings
 
 
@@ -277,3 +284,117 @@ def test_nonce_is_bound_to_the_state_of_its_own_sign_in(launcher: Launcher, ehr:
     ehr.nonce_override = nonce_a
     r = launcher.finish(launcher.start())
     assert _error_code(r) == "id_token_invalid"
+
+
+# --- token request shape and token endpoint errors (AL#request-5, R62-R70; §1.11) -------------------
+
+
+def test_token_request_is_a_form_encoded_post_with_the_code(launcher: Launcher, ehr: FakeEhr, rsps):
+    start = launcher.start()
+    code = ehr.approve(start.headers["Location"])
+    state = launcher.authorize_params(start)["state"]
+    launcher.client.get("/app/callback", query_string={"code": code, "state": state})
+    call = next(c for c in rsps.calls if c.request.url == ehr.token_url)
+    assert call.request.method == "POST"
+    assert call.request.headers["Content-Type"].startswith("application/x-www-form-urlencoded")
+    assert ehr.token_requests[0].form["code"] == code
+
+
+def test_token_endpoint_error_shows_an_escaped_sign_in_failed_page(launcher: Launcher, ehr: FakeEhr, rsps):
+    rsps.replace(
+        responses.POST,
+        ehr.token_url,
+        status=400,
+        json={"error": "invalid_grant", "error_description": "<script>alert(1)</script>"},
+    )
+    r = launcher.finish(launcher.start())
+    body = r.get_data(as_text=True)
+    assert r.status_code == 502 and _error_code(r) == "token_request_failed"
+    assert "invalid_grant" in body and "<script>alert(1)</script>" not in body
+    assert "Location" not in r.headers
+
+
+def test_token_response_that_is_not_bearer_is_rejected(launcher: Launcher, ehr: FakeEhr):
+    ehr.token_extra = {"token_type": "mac"}
+    r = launcher.finish(launcher.start())
+    assert r.status_code == 502 and _error_code(r) == "token_request_failed"
+
+
+def test_id_token_with_an_algorithm_other_than_rs256_is_rejected(launcher: Launcher, ehr: FakeEhr):
+    public_pem = ehr.key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    claims = jwt.decode(ehr.id_token("app-public"), options={"verify_signature": False})
+    # Algorithm confusion: HMAC keyed with the server's public key.
+    ehr.token_extra = {"id_token": _hs256(claims, public_pem)}
+    r = launcher.finish(launcher.start())
+    assert r.status_code == 502 and _error_code(r) == "id_token_invalid"
+    assert "algorithm" in r.get_data(as_text=True)
+
+
+def _hs256(claims: dict, key: bytes) -> str:
+    def b64(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    signing_input = (
+        b64(b'{"alg":"HS256","typ":"JWT","kid":"ehr-key"}') + b"." + b64(json.dumps(claims).encode())
+    )
+    signature = hmac.new(key, signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + b64(signature)).decode()
+
+
+def test_fhir_user_on_another_server_is_kept_absolute_and_never_read(launcher: Launcher, ehr: FakeEhr, app):
+    foreign = "https://directory.example.com/fhir/Practitioner/p9"
+    start = launcher.start()
+    nonce = launcher.authorize_params(start)["nonce"]
+    ehr.token_extra = {"id_token": ehr.id_token("app-public", fhirUser=foreign, nonce=nonce)}
+    path = urlsplit(launcher.finish(start).headers["Location"]).path
+    launcher.client.get(path)
+    with app.app_context():
+        from storage import get_storage
+
+        ctx = get_storage().get_context(
+            path.split("/")[3],
+            launcher.client.get_cookie("aa_jak_browser", path="/app").value,
+            app.extensions["smart_app"].now(),
+        )
+    assert ctx.fhir_user == foreign
+    assert not any("directory.example.com" in r.url for r in ehr.fhir_requests)
+
+
+# --- refresh uses the same client authentication as the code exchange (AL#request-7, R105-R108) -----
+
+
+def _refresh_once(app, client, ehr: FakeEhr) -> Any:
+    """Launch, then let the access token near expiry so the next page refreshes it."""
+    ehr.expires_in = 90
+    path = Launcher(client, ehr).launch()
+    state = app.extensions["smart_app"]
+    real_now = state.now
+    state.now = lambda: real_now() + timedelta(seconds=45)
+    assert client.get(path).status_code == 200
+    (request,) = [r for r in ehr.token_requests if r.form["grant_type"] == "refresh_token"]
+    return request
+
+
+def test_refresh_of_a_symmetric_client_uses_basic_auth_and_omits_client_id(app, client, rsps):
+    request = _refresh_once(app, client, FakeEhr(rsps, SYM_ISS))
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"app-sym:s3cret").decode()
+    assert "client_id" not in request.form and "client_secret" not in request.form
+    assert "scope" not in request.form
+
+
+def test_refresh_of_an_asymmetric_client_sends_a_fresh_client_assertion(app, client, rsps):
+    asym = FakeEhr(rsps, ASYM_ISS)
+    request = _refresh_once(app, client, asym)
+    code_exchange = asym.token_requests[0].form
+    assert "client_id" not in request.form and "Authorization" not in request.headers
+    assert request.form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    jwks = jwt.PyJWKSet.from_dict(client.get("/app/.well-known/jwks.json").get_json())
+    header = jwt.get_unverified_header(request.form["client_assertion"])
+    key = next(k for k in jwks.keys if k.key_id == header["kid"])
+    claims = jwt.decode(
+        request.form["client_assertion"], key.key, algorithms=[header["alg"]], audience=asym.token_url
+    )
+    assert claims["iss"] == claims["sub"] == "app-asym"
+    assert request.form["client_assertion"] != code_exchange["client_assertion"]  # a new jti each time

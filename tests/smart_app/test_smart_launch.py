@@ -313,3 +313,42 @@ def test_authorize_get_when_authorize_post_is_not_advertised(launcher: Launcher,
     params = launcher.authorize_params(r)
     for name in REQUIRED_AUTHORIZE_PARAMS:
         assert params.get(name), name
+
+
+def test_authorize_request_carries_no_max_age_or_auth_time_R211(launcher: Launcher):
+    params = launcher.authorize_params(launcher.start())
+    assert set(params) == {*REQUIRED_AUTHORIZE_PARAMS, "nonce"}
+
+
+# --- TLS outside dev mode (AL#app-protection, R318) -----------------------------------------------
+
+
+def _secure_launcher(tmp_path, rsps, iss: str) -> Launcher:
+    from smart_fakes import make_app, make_settings
+
+    clients = [
+        {"iss": iss, "client_id": "app-sym", "client_type": "confidential-symmetric", "client_secret": "s"}
+    ]
+    app = make_app(make_settings(tmp_path, dev_mode=False, smart_clients=clients))
+    return Launcher(app.test_client(), FakeEhr(rsps, iss))
+
+
+def test_plain_http_iss_is_refused_outside_dev_mode_before_any_network_call(tmp_path, rsps):
+    launcher = _secure_launcher(tmp_path, rsps, "http://plain.example.org/fhir")
+    r = launcher.start()
+    assert r.status_code == 502 and "Location" not in r.headers
+    assert "https" in r.get_data(as_text=True)
+    assert len(rsps.calls) == 0
+
+
+def test_plain_http_token_endpoint_is_refused_outside_dev_mode(tmp_path, rsps):
+    launcher = _secure_launcher(tmp_path, rsps, ISS)
+    launcher.ehr.discovery["token_endpoint"] = "http://ehr.example.org/auth/token"
+    r = launcher.start()
+    assert r.status_code == 502 and "Location" not in r.headers
+    assert "token_endpoint" in r.get_data(as_text=True)
+
+
+def test_https_server_launches_outside_dev_mode(tmp_path, rsps):
+    launcher = _secure_launcher(tmp_path, rsps, ISS)
+    assert launcher.authorize_params(launcher.start())["aud"] == ISS

@@ -129,6 +129,9 @@ class QualitativeResult:
     when: date
     reference: str
     original: str
+    # Set when the status was inferred from a genotype by the knowledge file's diplotype mapping
+    # (e.g. "CYP2C9 *3/*3, activity score 0"): a rule using the status must cite that mapping.
+    inferred_from: str | None = None
 
 
 @dataclass(frozen=True)

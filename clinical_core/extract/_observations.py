@@ -10,6 +10,10 @@ rule asks whether a value is *below* a threshold, so a lower bound can only
 over-report (a false alarm), never hide a low result; ">60" is how many labs
 report a normal eGFR. Upper bounds ("<0.5") are reported as uninterpretable:
 read as a value they could hide a result below a threshold.
+
+A CYP2C9 genotype without a phenotype is read through the knowledge file's
+diplotype mapping (`pharmacogenomics.cyp2c9`, unverified); the result keeps
+what it was inferred from so the rules can cite the mapping.
 """
 
 from __future__ import annotations
@@ -62,25 +66,9 @@ _NEGATIVE_TEXT = re.compile(
 _INDETERMINATE_TEXT = re.compile(r"\b(?:indeterminate|equivocal|borderline|inconclusive)\b", re.I)
 _POSITIVE_TEXT = re.compile(r"\b(?:positive|pos|detected|reactive|pregnant)\b", re.I)
 _METABOLIZER_TEXT = re.compile(r"\b(poor|intermediate|normal|rapid|ultra[- ]?rapid)\s+metaboli[sz]er\b", re.I)
-_DIPLOTYPE = re.compile(r"\*(\d+)\s*/\s*\*(\d+)")
-
-# CYP2C9 diplotype -> CPIC phenotype by activity score (*1 = 1, *2 = 0.5, *3 = 0;
-# score 0-0.5 poor, 1-1.5 intermediate, 2 normal).
-# UNVERIFIED: written from memory of the CPIC CYP2C9 allele functionality and
-# phenotype tables, not from a file in shared/reference. Verify against the
-# current CPIC tables and move it into the knowledge file before release. Other
-# alleles (*5, *6, *8, *11, ...) are not mapped: the genotype is reported as
-# uninterpretable rather than guessed.
-_CYP2C9_ACTIVITY = {"1": 1.0, "2": 0.5, "3": 0.0}
-
-
-def _phenotype_of_diplotype(first: str, second: str) -> str | None:
-    if first not in _CYP2C9_ACTIVITY or second not in _CYP2C9_ACTIVITY:
-        return None
-    score = _CYP2C9_ACTIVITY[first] + _CYP2C9_ACTIVITY[second]
-    if score <= 0.5:
-        return "poor"
-    return "intermediate" if score < 2 else "normal"
+_DIPLOTYPE = re.compile(r"(\*\d+)\s*/\s*(\*\d+)")
+# (result, original text, why it cannot be read, what a status was inferred from)
+_Cyp2c9 = tuple[str | None, str, str | None, str | None]
 
 
 class ObservationReader:
@@ -296,8 +284,9 @@ class ObservationReader:
         optional: bool,
     ) -> None:
         what = f"Observation {label} value"
+        inferred_from = None
         if test == "cyp2c9_phenotype":
-            result, original, why = self._cyp2c9(holder, entry)
+            result, original, why, inferred_from = self._cyp2c9(holder, entry)
         else:
             result, original, why = self._presence(holder, test)
         if result is None:
@@ -308,7 +297,7 @@ class ObservationReader:
             self.facts.cannot_read(reference, what, why)
             return
         self.facts.qualitative.append(
-            QualitativeResult(test=test, result=result, when=when, reference=reference, original=original)
+            QualitativeResult(test, result, when, reference, original, inferred_from=inferred_from)
         )
 
     def _answer_keys(self, concept: object) -> set[str]:
@@ -371,7 +360,7 @@ class ObservationReader:
                 return result.pop(), f"interpretation {concept_label(concept)}", None
         return None
 
-    def _cyp2c9(self, holder: Json, entry: CodeEntry) -> tuple[str | None, str, str | None]:
+    def _cyp2c9(self, holder: Json, entry: CodeEntry) -> _Cyp2c9:
         concept = obj(holder, "valueCodeableConcept")
         texts = concept_texts(concept) if concept is not None else []
         string = text(holder, "valueString")
@@ -379,32 +368,35 @@ class ObservationReader:
             texts.append(string)
         original = (concept_label(concept) if concept is not None else None) or string or ""
         if entry.meaning == "genotype":
-            for line in texts:
-                match = _DIPLOTYPE.search(line)
-                if match:
-                    phenotype = _phenotype_of_diplotype(match.group(1), match.group(2))
-                    if phenotype is None:
-                        return (
-                            None,
-                            original,
-                            f"CYP2C9 diplotype {match.group(0)!r} is not mapped to a phenotype",
-                        )
-                    return phenotype, original, None
-            if texts:
-                return None, original, f"no CYP2C9 diplotype in {original!r}"
-            return None, original, None
+            return self._cyp2c9_genotype(texts, original)
         for system, code, _ in codings(concept):
             for key, answer in self.knowledge.lookup(system, code):
                 if key == "answer.metabolizer" and answer.meaning:
-                    return answer.meaning, original, None
+                    return answer.meaning, original, None, None
         for line in texts:
             match = _METABOLIZER_TEXT.search(line)
             if match:
                 status = match.group(1).lower().replace("-", "").replace(" ", "")
-                return status, original, None
+                return status, original, None, None
         if texts:
-            return None, original, f"no metabolizer status in {original!r}"
-        return None, original, None
+            return None, original, f"no metabolizer status in {original!r}", None
+        return None, original, None, None
+
+    def _cyp2c9_genotype(self, texts: list[str], original: str) -> _Cyp2c9:
+        """The status the knowledge file's (unverified) diplotype mapping gives, and from what."""
+        for line in texts:
+            match = _DIPLOTYPE.search(line)
+            if match:
+                first, second = match.group(1), match.group(2)
+                found = self.knowledge.pharmacogenomics.cyp2c9.phenotype(first, second)
+                if found is None:
+                    why = f"CYP2C9 diplotype {match.group(0)!r} is not mapped to a phenotype"
+                    return None, original, why, None
+                phenotype, score = found
+                return phenotype, original, None, f"CYP2C9 {first}/{second}, activity score {score:g}"
+        if texts:
+            return None, original, f"no CYP2C9 diplotype in {original!r}", None
+        return None, original, None, None
 
     # --- SALT and smoking -------------------------------------------------------------
 
@@ -417,10 +409,11 @@ class ObservationReader:
     ) -> None:
         quantity = obj(observation, "valueQuantity")
         value = number(quantity.get("value")) if quantity else None
-        if value is None or not 0 <= value <= 100 or (quantity and text(quantity, "comparator")):
+        span = self.knowledge.salt.range
+        if value is None or not span.min <= value <= span.max or (quantity and text(quantity, "comparator")):
             given = shown(quantity.get("value")) if quantity else "none"
             self.facts.cannot_read(
-                reference, "SALT score value", f"value {given} is not a score from 0 to 100"
+                reference, "SALT score value", f"value {given} is not a score from {span.min} to {span.max}"
             )
             return
         regions: list[tuple[str, float]] = []

@@ -5,14 +5,24 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator
+from itertools import combinations_with_replacement
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from clinical_core.findings import Citation, Coding
-from clinical_core.record import CANONICAL_UNITS, QUALITATIVE_TESTS
+from clinical_core.record import CANONICAL_UNITS, METABOLIZER_STATUSES, QUALITATIVE_TESTS
 
 DEFAULT_PATH = Path(__file__).with_name("protocol.yaml")
 
@@ -356,6 +366,82 @@ class Education(_Strict):
     guidance: tuple[EducationItem, ...] = ()
 
 
+# --- Pharmacogenomics ---------------------------------------------------------------------
+
+# The extraction reads a genotype's alleles in this form ("*3"), so other keys could never match.
+StarAllele = Annotated[str, StringConstraints(pattern=r"^\*\d+$")]
+
+
+class ActivityBand(_Strict):
+    """Activity scores from `score_min` to `score_max` (both included) mean this metabolizer status."""
+
+    phenotype: str
+    score_min: float
+    score_max: float
+
+    @field_validator("phenotype")
+    @classmethod
+    def _known_status(cls, value: str) -> str:
+        if value not in METABOLIZER_STATUSES:
+            raise ValueError(
+                f"unknown metabolizer status {value!r} (expected one of {', '.join(METABOLIZER_STATUSES)})"
+            )
+        return value
+
+
+class DiplotypeMapping(Fact):
+    """Star-allele diplotype -> metabolizer status, by activity score (the sum of the two allele values).
+
+    An allele missing from `allele_activity` is not mapped: its genotype is reported as
+    uninterpretable, never guessed.
+    """
+
+    allele_activity: dict[StarAllele, Annotated[float, Field(ge=0, le=2)]]
+    phenotype_bands: tuple[ActivityBand, ...]
+
+    _by_diplotype: dict[tuple[str, str], tuple[str, float]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _bands_ordered_and_covering(self) -> DiplotypeMapping:
+        problems: list[str] = []
+        bands = self.phenotype_bands
+        for index, band in enumerate(bands):
+            where = f"phenotype_bands.{index}"
+            if band.score_min > band.score_max:
+                problems.append(
+                    f"{where}: score_min {band.score_min:g} is above score_max {band.score_max:g}"
+                )
+            if index and band.score_min <= bands[index - 1].score_max:
+                problems.append(
+                    f"{where}: starts at {band.score_min:g}, not after the band before it "
+                    f"ends ({bands[index - 1].score_max:g}); bands go up in order without overlapping"
+                )
+        # Contiguous means no score a pair of mapped alleles can add up to falls between the bands.
+        for (first, first_value), (second, second_value) in combinations_with_replacement(
+            self.allele_activity.items(), 2
+        ):
+            score = round(first_value + second_value, 6)  # 0.1 + 0.2 must land where 0.3 does
+            found = next((b for b in bands if b.score_min <= score <= b.score_max), None)
+            if found is None:
+                problems.append(f"phenotype_bands: activity score {score:g} ({first}/{second}) is in no band")
+            else:
+                self._by_diplotype[(first, second)] = self._by_diplotype[(second, first)] = (
+                    found.phenotype,
+                    score,
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def phenotype(self, first: str, second: str) -> tuple[str, float] | None:
+        """(metabolizer status, activity score) of a diplotype; None when an allele is not mapped."""
+        return self._by_diplotype.get((first, second))
+
+
+class Pharmacogenomics(_Strict):
+    cyp2c9: DiplotypeMapping
+
+
 # --- The file -----------------------------------------------------------------------
 
 
@@ -372,6 +458,7 @@ class Knowledge(_Strict):
     schedules: dict[str, tuple[ScheduleItem, ...]]
     salt: Salt
     education: Education
+    pharmacogenomics: Pharmacogenomics
 
     _exact: dict[tuple[str, str], tuple[tuple[str, CodeEntry], ...]] = PrivateAttr(default_factory=dict)
     _prefix: dict[str, tuple[tuple[str, str, CodeEntry], ...]] = PrivateAttr(default_factory=dict)

@@ -250,7 +250,8 @@ def cyp2c9(ctx: Context) -> list[Finding]:
     poor metabolizers" [S12, S13, S23].
     **When** deuruxolitinib is proposed or current and no CYP2C9 status is on record (missing),
     or the patient is a poor metabolizer (also for deuruxolitinib as a candidate).
-    **Then** order the test / critical, a hard stop on a proposed order.
+    **Then** order the test / critical, a hard stop on a proposed order. A status inferred from a
+    genotype cites the knowledge file's unverified diplotype mapping, so the finding is unverified.
     """
     out: list[Finding] = []
     for check in checks_for(ctx, cyp2c9_check, "agent.cyp2c9.poor_metabolizer"):

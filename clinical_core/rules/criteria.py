@@ -563,17 +563,22 @@ def cyp2c9_check(ctx: Context, drug: str) -> Check | None:
             facts=(rule,),
         )
     poor = result.result == "poor"
+    value = f"{result.result} metabolizer"
+    facts: tuple[Fact, ...] = (rule,)
+    if result.inferred_from is not None:
+        value += f" (inferred from {result.inferred_from})"
+        facts += (ctx.k.pharmacogenomics.cyp2c9,)
     return Check(
         "cyp2c9",
         "CYP2C9 metabolizer status",
         NOT_MET if poor else MET,
         drug,
-        value=f"{result.result} metabolizer",
+        value=value,
         when=result.when,
         reference=result.reference,
         finding_id="agent.cyp2c9.poor_metabolizer" if poor else None,
-        evidence=(qualitative_evidence(result),),
-        facts=(rule,),
+        evidence=(Evidence(LAB_LABELS[result.test], value, result.when, result.reference),),
+        facts=facts,
     )
 
 

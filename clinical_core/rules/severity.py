@@ -26,6 +26,8 @@ def salt_missing(ctx: Context) -> list[Finding]:
     """
     if ctx.record.salt_scores and any(s.when <= ctx.as_of for s in ctx.record.salt_scores):
         return []
+    severe_at = ctx.k.parameters.severity_threshold_salt
+    target = ctx.k.parameters.response_target_salt
     return [
         make(
             ctx,
@@ -33,8 +35,11 @@ def salt_missing(ctx: Context) -> list[Finding]:
             Category.SEVERITY,
             Severity.WARNING,
             "No SALT score on record: record one to confirm severity and track response",
-            lines=("Severity (SALT >= 50, label 'severe AA') and response (SALT <= 20) are judged on SALT.",),
-            facts=(ctx.k.parameters.severity_threshold_salt, ctx.k.salt.regions),
+            lines=(
+                f"Severity (SALT >= {severe_at.value}, label 'severe AA') and response "
+                f"(SALT <= {target.value}) are judged on SALT.",
+            ),
+            facts=(severe_at, target, ctx.k.salt.regions),
             missing=("SALT score",),
             actions=(record_salt(),),
         )
@@ -124,21 +129,22 @@ def near_total_loss(ctx: Context) -> list[Finding]:
     **When** not on therapy, SALT >= `near_total_loss_salt` or AT/AU documented.
     **Then** note that this supports considering a baricitinib 4 mg start.
     """
-    if not ctx.initiating or not is_near_total_loss(ctx):
+    start = ctx.drug("baricitinib").doses.near_total_start
+    if not ctx.initiating or start is None or not is_near_total_loss(ctx):
         return []
     p = ctx.k.parameters
     salt = pre_treatment_salt(ctx)
-    start_4mg = ctx.drug("baricitinib").doses.near_total_start
     return [
         make(
             ctx,
             "severity.near_total_loss",
             Category.SEVERITY,
             Severity.INFO,
-            "Nearly complete or complete scalp loss: a baricitinib 4 mg start may be considered",
+            f"Nearly complete or complete scalp loss: a baricitinib {number(start.dose_mg)} mg start "
+            "may be considered",
             lines=(f"Policy cut-off: SALT >= {p.near_total_loss_salt.value} (AA-IGA 4) or AT/AU.",),
             evidence=([salt_evidence(salt)] if salt else []) + _subtype_evidence(ctx),
-            facts=(p.near_total_loss_salt, start_4mg),
+            facts=(p.near_total_loss_salt, start),
             drug="baricitinib",
         )
     ]

@@ -267,6 +267,16 @@ def test_cyp2c9_genotype_maps_known_diplotypes(diplotype: str, expected: str) ->
     assert (result.test, result.result) == ("cyp2c9_phenotype", expected)
 
 
+def test_cyp2c9_status_inferred_from_a_genotype_says_from_what() -> None:
+    [result] = record(observation("84413-4", {"text": "CYP2C9 *2 / *3"}, None, "2025-05-05")).qualitative
+    assert result.inferred_from == "CYP2C9 *2/*3, activity score 0.5"
+
+
+def test_reported_cyp2c9_phenotype_is_not_marked_inferred() -> None:
+    obs = observation("79716-7", concept(LOINC, "LA9657-3", "Poor metabolizer"), None, "2025-05-05")
+    assert record(obs).qualitative[0].inferred_from is None
+
+
 def test_unmapped_cyp2c9_diplotype_becomes_uninterpretable() -> None:
     rec = record(observation("84413-4", {"text": "CYP2C9 *1/*8"}, None, "2025-05-05"))
     assert rec.qualitative == () and "*1/*8" in rec.uninterpretable[0].why

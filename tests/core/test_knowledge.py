@@ -127,3 +127,35 @@ def test_accessors_raise_knowledge_error_for_unknown_names() -> None:
 def test_order_coding_is_the_first_verified_code() -> None:
     assert K.order_coding("lab.cbc_panel").code == "57021-8"
     assert K.order_coding("lab.hbv_dna").code == "29615-2"  # no verified code: the first one
+
+
+def test_cyp2c9_activity_value_above_2_is_an_error_naming_the_allele(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        raw["pharmacogenomics"]["cyp2c9"]["allele_activity"]["*3"] = 3
+
+    with pytest.raises(KnowledgeError, match=r"pharmacogenomics\.cyp2c9\.allele_activity\.\*3: .*equal to 2"):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_cyp2c9_score_between_phenotype_bands_is_an_error_naming_the_bands(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        raw["pharmacogenomics"]["cyp2c9"]["allele_activity"]["*9"] = 0.25
+
+    with pytest.raises(
+        KnowledgeError, match=r"pharmacogenomics\.cyp2c9: .*activity score 0\.75 \(\*2/\*9\) is in no band"
+    ):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_overlapping_cyp2c9_phenotype_bands_are_an_error(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        raw["pharmacogenomics"]["cyp2c9"]["phenotype_bands"][1]["score_min"] = 0.5
+
+    with pytest.raises(KnowledgeError, match=r"phenotype_bands\.1: starts at 0\.5, not after"):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_cyp2c9_mapping_is_cited_and_unverified() -> None:
+    mapping = K.pharmacogenomics.cyp2c9
+    assert mapping.verified is False and mapping.note and "CPIC" in mapping.note
+    assert K.source("CPIC2C9").url == "https://cpicpgx.org/genes-drugs/"

@@ -99,7 +99,12 @@ def check_csrf(ctx: Any, submitted: str | None) -> None:
 # --- tokens and FHIR -------------------------------------------------------------------
 
 
-def _expires_at(now: Any, expires_in: int | None) -> Any:
+def token_expiry(now: Any, expires_in: int | None) -> Any:
+    """When the access token expires; None when the server did not say (`expires_in` is optional).
+
+    Without an expiry there is nothing to renew early: the first FHIR 401 renews the token instead
+    (`with_fhir`).
+    """
     return now + timedelta(seconds=expires_in) if expires_in else None
 
 
@@ -129,7 +134,7 @@ def refresh_tokens(ctx: Any) -> Any:
         raise SmartError.session_expired() from exc
     refresh_token = tok.refresh_token or ctx.refresh_token
     scope = tok.scope or ctx.scope
-    expires_at = _expires_at(state.now(), tok.expires_in)
+    expires_at = token_expiry(state.now(), tok.expires_in)
     state.storage().update_context_tokens(ctx.context_id, tok.access_token, refresh_token, scope, expires_at)
     return dataclasses.replace(
         ctx, access_token=tok.access_token, refresh_token=refresh_token, scope=scope, expires_at=expires_at

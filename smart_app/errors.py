@@ -51,6 +51,18 @@ class SmartError(Exception):
         )
 
     @classmethod
+    def client_auth_unsupported(cls, iss: str, ours: str, theirs: str, change: str) -> SmartError:
+        """The server says it will refuse how we authenticate: stopped before the user signs in in vain."""
+        return cls(
+            502,
+            "client_auth_unsupported",
+            "The app's sign-in settings do not match the EHR's",
+            f"This app is set up to authenticate to {iss} with {ours}, "
+            f"but the EHR's SMART configuration accepts only these {theirs}.",
+            f"Tell your EHR administrator, who should {change}",
+        )
+
+    @classmethod
     def bad_state(cls) -> SmartError:
         return cls(
             400,

@@ -4,7 +4,8 @@
   `nonce` derived from `state` when `openid` is requested (`nonce_for`);
 - code exchange and refresh: #request-5, #request-7 (R62-R72, R105-R117);
 - client authentication: public (`client_id` in the body), `client_secret_basic`
-  (client-confidential-symmetric.html) or `private_key_jwt` (client-confidential-asymmetric.html);
+  (client-confidential-symmetric.html) or `private_key_jwt` (client-confidential-asymmetric.html),
+  checked against the methods and algorithms the server advertises before the authorize redirect;
 - `id_token`: scopes-and-launch-context.html#steps-for-using-an-id-token (R201, R218), with
   the `nonce` checked when the server echoes one.
 
@@ -16,11 +17,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import jwt
 import requests
@@ -32,8 +34,16 @@ from smart_app.errors import SmartError
 from smart_app.keys import ClientKeys
 from smart_app.registry import RegisteredClient, normalise_iss
 
+logger = logging.getLogger(__name__)
+
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# How each confidential client type authenticates, in the names of `token_endpoint_auth_methods_supported`.
+AUTH_METHODS = {"confidential-symmetric": "client_secret_basic", "confidential-asymmetric": "private_key_jwt"}
+CLIENT_TYPES = (
+    "public, confidential-symmetric for client_secret_basic, or confidential-asymmetric for private_key_jwt"
+)
 ID_TOKEN_ALGORITHMS = ["RS256"]  # servers must support RS256 (SC#scopes-for-requesting-identity-data)
+MAX_EXPIRES_IN_S = 366 * 24 * 3600
 
 
 def new_state() -> str:
@@ -128,6 +138,61 @@ def _token_session(
     return session
 
 
+def check_client_authentication(
+    config: SmartConfiguration, client: RegisteredClient, keys: ClientKeys | None
+) -> None:
+    """Stop the launch when the server's discovery says it will refuse our client authentication.
+
+    Checked before the authorize redirect: otherwise the clinician signs in and only then
+    does the token request fail. Only lists the server publishes count (both are optional),
+    and public clients are not checked, since servers rarely list "none" even when they
+    accept public clients.
+    """
+    method = AUTH_METHODS.get(client.client_type)
+    if method is None:
+        return
+    methods = config.token_endpoint_auth_methods
+    if methods and method not in methods:
+        _refuse(
+            client,
+            ours=method,
+            what="client authentication methods",
+            theirs=methods,
+            change="register the app with the EHR for one of the methods it accepts, and set client_type "
+            f"for this server in the app's settings to match: {CLIENT_TYPES}.",
+        )
+    if method != "private_key_jwt" or keys is None:
+        return
+    try:
+        keys.choose(config.signing_algs)
+    except ValueError:
+        _refuse(
+            client,
+            ours="private_key_jwt signed with " + " or ".join(sorted({k.alg for k in keys.keys})),
+            what="signing algorithms",
+            theirs=config.signing_algs,
+            change="add a key for an algorithm the EHR accepts and this app supports (RS384 or ES384) to "
+            "smart_private_jwks_file and register its public key with the EHR, or register the app for "
+            "another method and set client_type for this server in the app's settings to match: "
+            f"{CLIENT_TYPES}.",
+        )
+
+
+def _refuse(
+    client: RegisteredClient, *, ours: str, what: str, theirs: tuple[str, ...], change: str
+) -> NoReturn:
+    shown = ", ".join(value[:60] for value in theirs[:10])  # the server's values, bounded for page and log
+    logger.warning(
+        "SMART launch stopped before authorization: %s is configured for %s, but its discovery lists only "
+        "these %s: %r",
+        client.iss,
+        ours,
+        what,
+        shown,
+    )
+    raise SmartError.client_auth_unsupported(client.iss, ours, f"{what}: {shown}", change)
+
+
 @dataclass(frozen=True)
 class TokenResponse:
     access_token: str
@@ -139,7 +204,8 @@ class TokenResponse:
     need_patient_banner: bool
     smart_style_url: str | None
     id_token: str | None
-    intent: str | None
+    # `intent` is not read: the app has one view, and every intent, known or not, gets it
+    # (SC#launch-intent, R193).
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> TokenResponse:
@@ -149,26 +215,48 @@ class TokenResponse:
         token_type = str(data.get("token_type", "")).lower()
         if token_type != "bearer":  # noqa: S105 - the token type name
             raise SmartError.token_failed("the token type is not Bearer")
-        expires = data.get("expires_in")
-        banner = data.get("need_patient_banner")
         return cls(
             access_token=access,
             refresh_token=data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else None,
             scope=data.get("scope") if isinstance(data.get("scope"), str) else None,
-            expires_in=int(expires)
-            if isinstance(expires, int | float | str) and str(expires).isdigit()
-            else None,
+            expires_in=_seconds(data.get("expires_in")),
             patient=data.get("patient")
             if isinstance(data.get("patient"), str) and data.get("patient")
             else None,
             encounter=data.get("encounter") if isinstance(data.get("encounter"), str) else None,
-            need_patient_banner=banner is not False,  # show the banner when true OR absent (SC)
+            need_patient_banner=_banner_needed(data.get("need_patient_banner")),
             smart_style_url=data.get("smart_style_url")
             if isinstance(data.get("smart_style_url"), str)
             else None,
             id_token=data.get("id_token") if isinstance(data.get("id_token"), str) else None,
-            intent=data.get("intent") if isinstance(data.get("intent"), str) else None,
         )
+
+
+def _seconds(value: object) -> int | None:
+    """`expires_in` as whole seconds; None when absent or unusable (it is only RECOMMENDED).
+
+    Some servers send a string or a float: both still schedule the early refresh.
+    Capped, since no launch outlives a year and a larger value would overflow the date arithmetic.
+    """
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        return None
+    return min(int(value), MAX_EXPIRES_IN_S)
+
+
+def _banner_needed(value: object) -> bool:
+    """Hide the banner only on an explicit false (SC: show it when true OR absent).
+
+    Some EHRs send the string "false"; any other value, however odd, shows the
+    banner, since wrongly hiding which patient is on screen is the worse mistake.
+    """
+    if isinstance(value, str):
+        return value.strip().lower() != "false"
+    return value is not False
 
 
 def _describe(exc: Exception) -> str:

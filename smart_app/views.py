@@ -85,6 +85,7 @@ def standalone() -> Response | str:
 def _authorize(client: RegisteredClient, launch_id: str | None, *, standalone: bool) -> Response:
     state = C.app_state()
     config = state.discovery.get(client.iss)
+    oauth.check_client_authentication(config, client, state.keys)
     scope = requested_scopes(client.scopes, list(config.capabilities), standalone=standalone)
     st, verifier = oauth.new_state(), oauth.new_code_verifier()
     now = state.now()
@@ -214,7 +215,7 @@ def callback() -> Response:
         access_token=tok.access_token,
         refresh_token=tok.refresh_token,
         scope=granted_text,
-        expires_at=now + timedelta(seconds=tok.expires_in) if tok.expires_in else session_end,
+        expires_at=C.token_expiry(now, tok.expires_in),
         need_patient_banner=tok.need_patient_banner,
         smart_style_url=tok.smart_style_url,
         id_token_claims_json=json.dumps(claims) if claims else None,

@@ -74,6 +74,13 @@ def _ehr_keys() -> tuple[Any, Any]:
     return tuple(rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
 
 
+def error_code(response: Any) -> str | None:
+    """The `data-error-code` of an error page (the stable code of `SmartError`), None on other pages."""
+    body = response.get_data(as_text=True)
+    marker = 'data-error-code="'
+    return body.split(marker, 1)[1].split('"', 1)[0] if marker in body else None
+
+
 # --- the fake EHR ------------------------------------------------------------------------------
 
 

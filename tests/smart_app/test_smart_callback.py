@@ -14,13 +14,7 @@ import jwt
 import pytest
 import responses
 from cryptography.hazmat.primitives import serialization
-from smart_fakes import ASYM_ISS, ISS, SYM_ISS, FakeEhr, Launcher, make_app, make_settings
-
-
-def _error_code(response) -> str | None:
-    body = response.get_data(as_text=True)
-    marker = 'data-error-code="'
-    return body.split(marker, 1)[1].split('"', 1)[0] if marker in body else None
+from smart_fakes import ASYM_ISS, ISS, SYM_ISS, FakeEhr, Launcher, error_code, make_app, make_settings
 
 
 def test_full_ehr_launch_lands_on_the_context_dashboard(launcher: Launcher, client):
@@ -47,14 +41,14 @@ def test_state_replay_is_rejected(launcher: Launcher, ehr: FakeEhr, client):
     assert first.status_code == 303
     again = launcher.finish(start)  # same state, fresh code
     assert again.status_code == 400
-    assert _error_code(again) == "invalid_state"
+    assert error_code(again) == "invalid_state"
     assert len(ehr.token_requests) == 1
 
 
 def test_unknown_state_is_rejected(launcher: Launcher, client, ehr):
     launcher.start()
     r = client.get("/app/callback", query_string={"code": "c", "state": "made-up-state-value"})
-    assert r.status_code == 400 and _error_code(r) == "invalid_state"
+    assert r.status_code == 400 and error_code(r) == "invalid_state"
     assert ehr.token_requests == []
 
 
@@ -65,7 +59,7 @@ def test_state_from_another_browser_is_rejected(launcher: Launcher, app, ehr):
     code = ehr.approve(start.headers["Location"])
     state = launcher.authorize_params(start)["state"]
     r = other_browser.get("/app/callback", query_string={"code": code, "state": state})
-    assert r.status_code == 400 and _error_code(r) == "invalid_state"
+    assert r.status_code == 400 and error_code(r) == "invalid_state"
     assert ehr.token_requests == []
 
 
@@ -74,7 +68,7 @@ def test_callback_without_the_browser_cookie_fails_closed(launcher: Launcher, ap
     code = ehr.approve(start.headers["Location"])
     state = launcher.authorize_params(start)["state"]
     r = app.test_client().get("/app/callback", query_string={"code": code, "state": state})
-    assert r.status_code == 400 and _error_code(r) == "missing_browser_cookie"
+    assert r.status_code == 400 and error_code(r) == "missing_browser_cookie"
 
 
 def test_expired_state_is_rejected(launcher: Launcher, app, ehr):
@@ -83,7 +77,7 @@ def test_expired_state_is_rejected(launcher: Launcher, app, ehr):
     real_now = state.now
     state.now = lambda: real_now() + timedelta(seconds=601)
     r = launcher.finish(start)
-    assert r.status_code == 400 and _error_code(r) == "invalid_state"
+    assert r.status_code == 400 and error_code(r) == "invalid_state"
     assert ehr.token_requests == []
 
 
@@ -99,7 +93,7 @@ def test_access_denied_page_is_escaped_and_consumes_state(launcher: Launcher, cl
         },
     )
     body = r.get_data(as_text=True)
-    assert r.status_code == 403 and _error_code(r) == "authorization_denied"
+    assert r.status_code == 403 and error_code(r) == "authorization_denied"
     assert "<img src=x" not in body and "&lt;img src=x" in body
     assert "relaunch" in body.lower() or "open the app again" in body.lower()
     assert "Location" not in r.headers
@@ -109,12 +103,12 @@ def test_access_denied_page_is_escaped_and_consumes_state(launcher: Launcher, cl
 def test_error_with_unknown_state_shows_state_page_not_the_error(client, ehr):
     client.get("/app/launch", query_string={"iss": ISS, "launch": "x"})
     r = client.get("/app/callback", query_string={"error": "access_denied", "state": "nope"})
-    assert _error_code(r) == "invalid_state"
+    assert error_code(r) == "invalid_state"
 
 
 def test_rfc9207_iss_on_callback_must_match_discovered_issuer(launcher: Launcher, ehr):
     r = launcher.finish(launcher.start(), iss="https://attacker.example/")
-    assert r.status_code == 400 and _error_code(r) == "issuer_mismatch"
+    assert r.status_code == 400 and error_code(r) == "issuer_mismatch"
     ok = launcher.finish(launcher.start(), iss=ehr.issuer)
     assert ok.status_code == 303
 
@@ -122,7 +116,7 @@ def test_rfc9207_iss_on_callback_must_match_discovered_issuer(launcher: Launcher
 def test_token_response_without_patient_gets_a_page(launcher: Launcher, ehr):
     ehr.token_extra = {"patient": None}
     r = launcher.finish(launcher.start())
-    assert r.status_code == 400 and _error_code(r) == "no_patient_in_context"
+    assert r.status_code == 400 and error_code(r) == "no_patient_in_context"
 
 
 def test_redirects_after_callback_go_only_to_own_routes(launcher: Launcher):
@@ -173,7 +167,7 @@ def test_id_token_without_kid_is_validated_by_trying_each_key(launcher: Launcher
 def test_invalid_id_token_is_rejected(launcher: Launcher, ehr, claims, why):
     ehr.token_extra = {"id_token": ehr.id_token("app-public", **claims)}
     r = launcher.finish(launcher.start())
-    assert r.status_code == 502 and _error_code(r) == "id_token_invalid", why
+    assert r.status_code == 502 and error_code(r) == "id_token_invalid", why
 
 
 def test_id_token_signed_by_another_key_is_rejected(launcher: Launcher, ehr):
@@ -185,7 +179,7 @@ def test_id_token_signed_by_another_key_is_rejected(launcher: Launcher, ehr):
         algorithm="RS256",
     )
     ehr.token_extra = {"id_token": forged}
-    assert _error_code(launcher.finish(launcher.start())) == "id_token_invalid"
+    assert error_code(launcher.finish(launcher.start())) == "id_token_invalid"
 
 
 def test_confidential_symmetric_client_uses_basic_auth_and_omits_client_id(client, rsps):
@@ -269,7 +263,7 @@ def test_id_token_with_matching_nonce_is_accepted(launcher: Launcher, ehr: FakeE
 def test_id_token_with_mismatching_nonce_is_rejected(launcher: Launcher, ehr: FakeEhr):
     ehr.nonce_override = "a-nonce-from-another-sign-in"
     r = launcher.finish(launcher.start())
-    assert r.status_code == 502 and _error_code(r) == "id_token_invalid"
+    assert r.status_code == 502 and error_code(r) == "id_token_invalid"
     assert "nonce" in r.get_data(as_text=True)
 
 
@@ -283,7 +277,7 @@ def test_nonce_is_bound_to_the_state_of_its_own_sign_in(launcher: Launcher, ehr:
     nonce_a = launcher.authorize_params(launcher.start())["nonce"]
     ehr.nonce_override = nonce_a
     r = launcher.finish(launcher.start())
-    assert _error_code(r) == "id_token_invalid"
+    assert error_code(r) == "id_token_invalid"
 
 
 # --- token request shape and token endpoint errors (AL#request-5, R62-R70; §1.11) -------------------
@@ -309,7 +303,7 @@ def test_token_endpoint_error_shows_an_escaped_sign_in_failed_page(launcher: Lau
     )
     r = launcher.finish(launcher.start())
     body = r.get_data(as_text=True)
-    assert r.status_code == 502 and _error_code(r) == "token_request_failed"
+    assert r.status_code == 502 and error_code(r) == "token_request_failed"
     assert "invalid_grant" in body and "<script>alert(1)</script>" not in body
     assert "Location" not in r.headers
 
@@ -317,7 +311,7 @@ def test_token_endpoint_error_shows_an_escaped_sign_in_failed_page(launcher: Lau
 def test_token_response_that_is_not_bearer_is_rejected(launcher: Launcher, ehr: FakeEhr):
     ehr.token_extra = {"token_type": "mac"}
     r = launcher.finish(launcher.start())
-    assert r.status_code == 502 and _error_code(r) == "token_request_failed"
+    assert r.status_code == 502 and error_code(r) == "token_request_failed"
 
 
 def test_id_token_with_an_algorithm_other_than_rs256_is_rejected(launcher: Launcher, ehr: FakeEhr):
@@ -328,7 +322,7 @@ def test_id_token_with_an_algorithm_other_than_rs256_is_rejected(launcher: Launc
     # Algorithm confusion: HMAC keyed with the server's public key.
     ehr.token_extra = {"id_token": _hs256(claims, public_pem)}
     r = launcher.finish(launcher.start())
-    assert r.status_code == 502 and _error_code(r) == "id_token_invalid"
+    assert r.status_code == 502 and error_code(r) == "id_token_invalid"
     assert "algorithm" in r.get_data(as_text=True)
 
 

@@ -6,7 +6,18 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 import responses
-from smart_fakes import ASYM_ISS, ISS, V1_ISS, FakeEhr, Launcher, s256
+from smart_fakes import (
+    ASYM_ISS,
+    ISS,
+    SYM_ISS,
+    V1_ISS,
+    FakeEhr,
+    Launcher,
+    error_code,
+    make_app,
+    make_settings,
+    s256,
+)
 
 REQUIRED_AUTHORIZE_PARAMS = (
     "response_type",
@@ -183,6 +194,93 @@ def test_standalone_refuses_servers_not_marked_standalone(client, rsps):
     assert len(rsps.calls) == 0
 
 
+# --- client authentication against discovery (CF: token_endpoint_auth_methods_supported) ----------
+
+
+def _start_with(client, rsps, iss: str, **discovery: list[str]):
+    """Start an EHR launch at `iss`, whose discovery document carries `discovery` as well."""
+    ehr = FakeEhr(rsps, iss)
+    ehr.discovery.update(discovery)
+    return Launcher(client, ehr).start()
+
+
+def _stopped_before_authorize(response) -> str:
+    """The page of a launch stopped for its client authentication (never a redirect to sign in)."""
+    assert response.status_code == 502 and "Location" not in response.headers
+    assert error_code(response) == "client_auth_unsupported"
+    return response.get_data(as_text=True)
+
+
+def test_symmetric_client_is_stopped_when_the_server_does_not_accept_client_secret_basic(client, rsps):
+    r = _start_with(client, rsps, SYM_ISS, token_endpoint_auth_methods_supported=["private_key_jwt"])
+    body = _stopped_before_authorize(r)
+    assert "client_secret_basic" in body and "client authentication methods: private_key_jwt." in body
+    assert "client_type" in body and "administrator" in body
+
+
+def test_asymmetric_client_is_stopped_when_the_server_does_not_accept_private_key_jwt(client, rsps):
+    symmetric_only = ["client_secret_basic", "client_secret_post"]
+    r = _start_with(client, rsps, ASYM_ISS, token_endpoint_auth_methods_supported=symmetric_only)
+    body = _stopped_before_authorize(r)
+    assert "with private_key_jwt" in body and "methods: client_secret_basic, client_secret_post." in body
+
+
+def test_asymmetric_client_is_stopped_when_the_server_accepts_none_of_our_signing_algorithms(client, rsps):
+    r = _start_with(client, rsps, ASYM_ISS, token_endpoint_auth_signing_alg_values_supported=["RS256"])
+    body = _stopped_before_authorize(r)
+    assert "signed with ES384 or RS384" in body and "signing algorithms: RS256." in body
+    assert "smart_private_jwks_file" in body
+
+
+def test_asymmetric_client_with_only_an_rsa_key_is_stopped_when_the_server_accepts_only_es384(tmp_path, rsps):
+    from smart_app.keys import ClientKeys, write_private_jwks
+
+    rsa_only = ClientKeys([k for k in ClientKeys.ephemeral().keys if k.alg == "RS384"])
+    write_private_jwks(tmp_path / "jwks.json", rsa_only)
+    app = make_app(make_settings(tmp_path, smart_private_jwks_file=tmp_path / "jwks.json"))
+    r = _start_with(
+        app.test_client(), rsps, ASYM_ISS, token_endpoint_auth_signing_alg_values_supported=["ES384"]
+    )
+    assert "signed with RS384, but" in _stopped_before_authorize(r)
+
+
+def test_confidential_client_launches_when_the_server_lists_its_method(client, rsps):
+    ehr = FakeEhr(rsps, ASYM_ISS)
+    ehr.discovery["token_endpoint_auth_methods_supported"] = ["client_secret_basic", "private_key_jwt"]
+    ehr.discovery["token_endpoint_auth_signing_alg_values_supported"] = ["ES384"]
+    assert Launcher(client, ehr).start().status_code == 302
+
+
+def test_confidential_client_launches_when_the_server_publishes_no_method_list(client, rsps):
+    """Both lists are optional in discovery: without them the token request is the test."""
+    ehr = FakeEhr(rsps, SYM_ISS)
+    del ehr.discovery["token_endpoint_auth_signing_alg_values_supported"]
+    assert "token_endpoint_auth_methods_supported" not in ehr.discovery
+    assert Launcher(client, ehr).start().status_code == 302
+
+
+def test_public_client_is_not_checked_against_the_method_list(client, rsps):
+    """Servers rarely list "none" even when they accept public clients."""
+    r = _start_with(client, rsps, ISS, token_endpoint_auth_methods_supported=["private_key_jwt"])
+    assert r.status_code == 302
+
+
+def test_client_auth_mismatch_is_logged_as_a_warning_without_the_secret(client, rsps, caplog):
+    with caplog.at_level("WARNING", logger="smart_app"):
+        _start_with(client, rsps, SYM_ISS, token_endpoint_auth_methods_supported=["private_key_jwt"])
+    (record,) = [r for r in caplog.records if r.name.startswith("smart_app")]
+    message = record.getMessage()
+    assert record.levelname == "WARNING"
+    assert SYM_ISS in message and "client_secret_basic" in message and "private_key_jwt" in message
+    assert "s3cret" not in message
+
+
+def test_server_values_on_the_client_auth_page_are_escaped(client, rsps):
+    r = _start_with(client, rsps, SYM_ISS, token_endpoint_auth_methods_supported=["<script>x</script>"])
+    body = _stopped_before_authorize(r)
+    assert "<script>x</script>" not in body and "&lt;script&gt;" in body
+
+
 # --- refresh scopes (SC#scopes-for-requesting-a-refresh-token) ----------------------------------
 
 
@@ -228,8 +326,6 @@ def test_nonce_is_sent_with_openid_and_differs_per_authorization(launcher: Launc
 
 
 def test_no_nonce_without_openid(tmp_path, rsps):
-    from smart_fakes import make_app, make_settings
-
     app = make_app(
         make_settings(
             tmp_path,
@@ -324,8 +420,6 @@ def test_authorize_request_carries_no_max_age_or_auth_time_R211(launcher: Launch
 
 
 def _secure_launcher(tmp_path, rsps, iss: str) -> Launcher:
-    from smart_fakes import make_app, make_settings
-
     clients = [
         {"iss": iss, "client_id": "app-sym", "client_type": "confidential-symmetric", "client_secret": "s"}
     ]

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from smart_fakes import Launcher
+
+from smart_app.oauth import TokenResponse
+
+
+def _banner_flag(value: object) -> bool:
+    """`need_patient_banner` as the app reads it from a token response carrying `value`."""
+    return TokenResponse.parse(
+        {"access_token": "a", "token_type": "Bearer", "need_patient_banner": value}
+    ).need_patient_banner
 
 
 def test_dashboard_shows_banner_status_checklists_timeline_and_findings(launcher: Launcher, client):
@@ -35,6 +45,23 @@ def test_patient_banner_hidden_when_need_patient_banner_is_false(launcher: Launc
 def test_patient_banner_shown_when_need_patient_banner_is_absent(launcher: Launcher, client, ehr):
     ehr.token_extra = {"need_patient_banner": None}
     assert 'class="banner"' in client.get(launcher.launch()).get_data(as_text=True)
+
+
+def test_patient_banner_hidden_when_need_patient_banner_is_the_string_false(launcher: Launcher, client, ehr):
+    """Some EHRs send the flag as a string."""
+    ehr.token_extra = {"need_patient_banner": "false"}
+    assert 'class="banner"' not in client.get(launcher.launch()).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", [False, "false", "False", " FALSE ", "fAlSe\n"])
+def test_need_patient_banner_false_in_any_case_or_spacing_hides_the_banner(value):
+    assert _banner_flag(value) is False
+
+
+@pytest.mark.parametrize("value", [True, "true", "True", None, "", "no", "0", 0, "false-ish", ["false"]])
+def test_need_patient_banner_other_than_false_shows_the_banner(value):
+    """Only an explicit false hides which patient is on screen; an odd value errs on showing it."""
+    assert _banner_flag(value) is True
 
 
 def test_salt_chart_has_stable_point_ids_target_line_and_therapy_marker(launcher: Launcher, client):

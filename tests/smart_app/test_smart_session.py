@@ -7,16 +7,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import responses
-from smart_fakes import ISS, FakeEhr, Launcher
+from smart_fakes import ISS, FakeEhr, Launcher, error_code
 
 from smart_app import context as C
 from smart_app.errors import SmartError
-
-
-def _error_code(response) -> str | None:
-    body = response.get_data(as_text=True)
-    marker = 'data-error-code="'
-    return body.split(marker, 1)[1].split('"', 1)[0] if marker in body else None
+from smart_app.oauth import TokenResponse
 
 
 def test_two_concurrent_launches_in_one_browser_show_their_own_patients(launcher: Launcher, client):
@@ -44,7 +39,7 @@ def test_context_is_bound_to_the_browser(launcher: Launcher, app):
     stranger = app.test_client()
     stranger.set_cookie("aa_jak_browser", "another-browser-key-0123456789", path="/app")
     r = stranger.get(path)
-    assert r.status_code == 401 and _error_code(r) == "session_expired"
+    assert r.status_code == 401 and error_code(r) == "session_expired"
     assert app.test_client().get(path).status_code == 401  # no cookie at all
 
 
@@ -54,7 +49,7 @@ def test_expired_session_shows_relaunch_page(launcher: Launcher, app, client):
     real_now = state.now
     state.now = lambda: real_now() + timedelta(hours=9)
     r = client.get(path)
-    assert r.status_code == 401 and _error_code(r) == "session_expired"
+    assert r.status_code == 401 and error_code(r) == "session_expired"
     assert "chart" in r.get_data(as_text=True)
 
 
@@ -93,15 +88,98 @@ def test_fhir_401_after_refresh_asks_to_relaunch(launcher: Launcher, client, ehr
     path = launcher.launch()
     ehr.fhir_status = 401
     r = client.get(path)
-    assert r.status_code == 401 and _error_code(r) == "fhir_unauthorized"
+    assert r.status_code == 401 and error_code(r) == "fhir_unauthorized"
     assert sum(t.form["grant_type"] == "refresh_token" for t in ehr.token_requests) == 1
+
+
+def _grants(ehr: FakeEhr) -> list[str]:
+    return [t.form["grant_type"] for t in ehr.token_requests]
+
+
+def test_token_without_expires_in_is_renewed_on_the_first_fhir_401(launcher: Launcher, client, ehr):
+    ehr.token_extra = {"expires_in": None}  # it is only RECOMMENDED
+    path = launcher.launch()
+    ehr.revoke_access_tokens()
+    r = client.get(path)
+    assert r.status_code == 200 and "Alice Alpha" in r.get_data(as_text=True)
+    assert _grants(ehr) == ["authorization_code", "refresh_token"]
+
+
+def test_renewed_token_without_expires_in_is_renewed_again_on_a_later_401(launcher: Launcher, client, ehr):
+    ehr.token_extra = {"expires_in": None}
+    path = launcher.launch()
+    ehr.revoke_access_tokens()
+    client.get(path)
+    ehr.revoke_access_tokens()
+    assert client.get(path).status_code == 200
+    assert _grants(ehr) == ["authorization_code", "refresh_token", "refresh_token"]
+
+
+def test_token_without_expires_in_asks_to_relaunch_when_the_renewed_token_is_refused_too(
+    launcher: Launcher, client, ehr
+):
+    ehr.token_extra = {"expires_in": None}
+    path = launcher.launch()
+    ehr.fhir_status = 401
+    r = client.get(path)
+    assert r.status_code == 401 and error_code(r) == "fhir_unauthorized"
+    assert "chart" in r.get_data(as_text=True)
+    assert _grants(ehr) == ["authorization_code", "refresh_token"]
+
+
+def test_token_without_expires_in_is_not_renewed_while_the_server_accepts_it(
+    launcher: Launcher, app, client, ehr
+):
+    """No expiry is guessed: renewing needlessly would spend (rotate) the refresh token for nothing."""
+    ehr.token_extra = {"expires_in": None}
+    path = launcher.launch()
+    state = app.extensions["smart_app"]
+    real_now = state.now
+    state.now = lambda: (
+        real_now() + timedelta(hours=7, minutes=59, seconds=30)
+    )  # 30 s before the session ends
+    assert client.get(path).status_code == 200
+    assert _grants(ehr) == ["authorization_code"]
+
+
+def test_401_without_a_refresh_token_asks_to_relaunch(launcher: Launcher, client, ehr):
+    ehr.token_extra = {"expires_in": None, "refresh_token": None}
+    path = launcher.launch()
+    ehr.revoke_access_tokens()
+    r = client.get(path)
+    assert r.status_code == 401 and error_code(r) == "fhir_unauthorized"
+    assert _grants(ehr) == ["authorization_code"]
+
+
+@pytest.mark.parametrize("expires_in", ["90", 90.0, 90.7, " 90 "])
+def test_expires_in_as_a_string_or_a_float_still_renews_a_minute_early(
+    launcher: Launcher, app, client, ehr, expires_in
+):
+    ehr.token_extra = {"expires_in": expires_in}
+    path = launcher.launch()
+    state = app.extensions["smart_app"]
+    real_now = state.now
+    state.now = lambda: real_now() + timedelta(seconds=45)  # inside the 60 s leeway; no 401 happens
+    assert client.get(path).status_code == 200
+    assert _grants(ehr) == ["authorization_code", "refresh_token"]
+
+
+@pytest.mark.parametrize("expires_in", [True, 0, -60, "soon", "nan", "inf", float("nan"), [3600]])
+def test_unusable_expires_in_counts_as_absent(expires_in):
+    parsed = TokenResponse.parse({"access_token": "a", "token_type": "Bearer", "expires_in": expires_in})
+    assert parsed.expires_in is None
+
+
+def test_huge_expires_in_is_capped_rather_than_breaking_the_launch(launcher: Launcher, client, ehr):
+    ehr.token_extra = {"expires_in": "9" * 40}
+    assert client.get(launcher.launch()).status_code == 200
 
 
 def test_fhir_403_shows_a_page(launcher: Launcher, client, ehr):
     path = launcher.launch()
     ehr.fhir_status = 403
     r = client.get(path)
-    assert r.status_code == 403 and _error_code(r) == "fhir_forbidden"
+    assert r.status_code == 403 and error_code(r) == "fhir_forbidden"
 
 
 def test_fhir_5xx_shows_a_page_with_escaped_text(launcher: Launcher, client, ehr):
@@ -109,7 +187,7 @@ def test_fhir_5xx_shows_a_page_with_escaped_text(launcher: Launcher, client, ehr
     ehr.fhir_status = 503
     r = client.get(path)
     body = r.get_data(as_text=True)
-    assert r.status_code == 502 and _error_code(r) == "fhir_unavailable"
+    assert r.status_code == 502 and error_code(r) == "fhir_unavailable"
     assert "<b>forced</b>" not in body
     assert "Refresh" in body
 
@@ -120,7 +198,7 @@ def test_token_never_sent_off_origin(launcher: Launcher, client, ehr, rsps):
     rsps.add(responses.GET, "https://elsewhere.example.net/fhir/Observation", json={})
     ehr.search_next = "https://elsewhere.example.net/fhir/Observation?page=2"
     r = client.get(path)
-    assert r.status_code == 502 and _error_code(r) == "fhir_unavailable"
+    assert r.status_code == 502 and error_code(r) == "fhir_unavailable"
     assert not any("elsewhere.example.net" in c.request.url for c in rsps.calls)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from cds_hooks.models import CdsResponse, DiscoveryResponse
+from cds_hooks.request import FHIR_ID, REFERENCE, REQUIRED_CONTEXT
 
 REF = "#/components/schemas/{model}"
 
@@ -38,31 +39,70 @@ _OPERATION_OUTCOME = {
     },
 }
 
+
+def _context_required_by_hook() -> list[dict[str, Any]]:
+    # One `if hook = X then context requires ...` per hook, from the table the parser enforces.
+    return [
+        {
+            "if": {"properties": {"hook": {"const": hook}}, "required": ["hook"]},
+            "then": {"properties": {"context": {"required": list(names)}}},
+        }
+        for hook, names in REQUIRED_CONTEXT.items()
+    ]
+
+
 _HOOK_REQUEST = {
     "type": "object",
     "description": "CDS Hooks 2.0 request (https://cds-hooks.hl7.org/2.0/#http-request). "
-    "Unknown members are accepted.",
+    "Unknown members are accepted. Each service answers only its own hook (400 otherwise).",
     "required": ["hook", "hookInstance", "context"],
     "properties": {
-        "hook": {"type": "string"},
+        "hook": {"enum": list(REQUIRED_CONTEXT)},
         "hookInstance": {"type": "string", "format": "uuid"},
-        "fhirServer": {"type": "string", "format": "uri"},
+        "fhirServer": {"type": "string", "format": "uri", "pattern": "^https?://"},
         "fhirAuthorization": {
             "type": "object",
             "required": ["access_token", "token_type", "expires_in", "scope", "subject"],
             "properties": {
-                "access_token": {"type": "string"},
+                "access_token": {"type": "string", "minLength": 1},
                 "token_type": {"const": "Bearer"},
                 "expires_in": {"type": "integer"},
-                "scope": {"type": "string"},
-                "subject": {"type": "string"},
+                "scope": {"type": "string", "minLength": 1},
+                "subject": {"type": "string", "minLength": 1},
                 "patient": {"type": "string"},
             },
         },
-        "context": {"type": "object"},
-        "prefetch": {"type": "object", "additionalProperties": {"type": ["object", "null"]}},
+        "context": {
+            "type": "object",
+            "properties": {
+                "patientId": {"type": "string", "pattern": FHIR_ID.pattern},
+                "userId": {"type": "string", "pattern": REFERENCE.pattern},
+                "encounterId": {"type": "string", "pattern": FHIR_ID.pattern},
+                "selections": {"type": "array", "items": {"type": "string"}},
+                "draftOrders": {
+                    "type": "object",
+                    "required": ["resourceType"],
+                    "properties": {"resourceType": {"const": "Bundle"}},
+                },
+            },
+        },
+        "prefetch": {
+            "type": "object",
+            "additionalProperties": {
+                "anyOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["resourceType"],
+                        "properties": {"resourceType": {"type": "string"}},
+                    },
+                ]
+            },
+        },
         "extension": {"type": "object"},
     },
+    "dependentRequired": {"fhirAuthorization": ["fhirServer"]},
+    "allOf": _context_required_by_hook(),
 }
 
 _FEEDBACK_ITEM = {
@@ -73,7 +113,11 @@ _FEEDBACK_ITEM = {
         "outcome": {"enum": ["accepted", "overridden"]},
         "acceptedSuggestions": {
             "type": "array",
-            "items": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+            "items": {
+                "type": "object",
+                "required": ["id"],
+                "properties": {"id": {"type": "string", "minLength": 1}},
+            },
         },
         "overrideReason": {
             "type": "object",
@@ -84,6 +128,14 @@ _FEEDBACK_ITEM = {
         },
         "outcomeTimestamp": {"type": "string", "format": "date-time"},
     },
+    # 2.0: suggestions accepted only with "accepted" (and then required), a reason only with "overridden".
+    "if": {"properties": {"outcome": {"const": "accepted"}}},
+    "then": {
+        "required": ["acceptedSuggestions"],
+        "properties": {"acceptedSuggestions": {"minItems": 1}},
+        "not": {"required": ["overrideReason"]},
+    },
+    "else": {"properties": {"acceptedSuggestions": {"maxItems": 0}}},
 }
 
 
@@ -101,7 +153,29 @@ def _json(schema_ref: str, description: str) -> dict[str, Any]:
     }
 
 
-def openapi_document(version: str) -> dict[str, Any]:
+def _invoke(service_id: str, hook: str, auth: list[Any], common_errors: dict[str, Any]) -> dict[str, Any]:
+    # One path per service, so that each request schema names the one hook the service answers.
+    schema = {"allOf": [{"$ref": REF.format(model="HookRequest")}, {"properties": {"hook": {"const": hook}}}]}
+    return {
+        "post": {
+            "operationId": f"invoke-{service_id}",
+            "summary": f"Call the {hook} service",
+            "security": auth,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+            "responses": {
+                "200": _json("CdsResponse", "Cards (possibly none)"),
+                "400": _error("Malformed request, or a hook this service does not answer"),
+                **common_errors,
+                "412": _error("Data the service needs could not be obtained"),
+                "413": _error("Request body too large"),
+                "415": _error("Body is not JSON"),
+            },
+        }
+    }
+
+
+def openapi_document(version: str, services: list[tuple[str, str]]) -> dict[str, Any]:
+    """The document for `services`, (id, hook) pairs in discovery order."""
     _, generated = models_json_schema(
         [(DiscoveryResponse, "serialization"), (CdsResponse, "serialization")], ref_template=REF
     )
@@ -115,12 +189,21 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "type": "object",
                 "required": ["feedback"],
                 "properties": {
-                    "feedback": {"type": "array", "items": {"$ref": REF.format(model="FeedbackItem")}}
+                    "feedback": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"$ref": REF.format(model="FeedbackItem")},
+                    }
                 },
             },
         }
     )
-    service_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    service_id = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"enum": [sid for sid, _ in services]},
+    }
     auth = [{"cdsClientJwt": []}]
     common_errors = {"401": _error("Missing or invalid client JWT"), "404": _error("Unknown service")}
     return {
@@ -143,28 +226,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     },
                 }
             },
-            "/cds-services/{id}": {
-                "post": {
-                    "operationId": "invokeService",
-                    "summary": "Call a CDS service",
-                    "security": auth,
-                    "parameters": [service_id],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {"schema": {"$ref": REF.format(model="HookRequest")}}
-                        },
-                    },
-                    "responses": {
-                        "200": _json("CdsResponse", "Cards (possibly none)"),
-                        "400": _error("Malformed request or hook not served by this id"),
-                        **common_errors,
-                        "412": _error("Data the service needs could not be obtained"),
-                        "413": _error("Request body too large"),
-                        "415": _error("Body is not JSON"),
-                    },
-                }
-            },
+            **{f"/cds-services/{sid}": _invoke(sid, hook, auth, common_errors) for sid, hook in services},
             "/cds-services/{id}/feedback": {
                 "post": {
                     "operationId": "feedback",

@@ -33,7 +33,9 @@ def test_openapi_document_is_openapi_3_1(call):
     assert document["info"]["title"] and document["info"]["version"]
     assert set(document["paths"]) == {
         "/cds-services",
-        "/cds-services/{id}",
+        "/cds-services/aa-jak-patient-view",
+        "/cds-services/aa-jak-order-select",
+        "/cds-services/aa-jak-order-sign",
         "/cds-services/{id}/feedback",
         "/cds-services/openapi.json",
     }
@@ -61,3 +63,17 @@ def test_openapi_schemas_describe_the_real_responses(call):
     card = schemas["Card"]
     assert set(card["required"]) >= {"summary", "indicator", "source"}
     assert card["properties"]["summary"].get("maxLength") == 139
+
+
+def test_openapi_request_schema_of_each_service_names_its_hook_and_required_context(call):
+    document = call("/cds-services/openapi.json", method="GET", token=None).get_json()
+    discovery = call("/cds-services", method="GET").get_json()
+    for service in discovery["services"]:
+        operation = document["paths"][f"/cds-services/{service['id']}"]["post"]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert {"properties": {"hook": {"const": service["hook"]}}} in schema["allOf"]
+    rules = document["components"]["schemas"]["HookRequest"]["allOf"]
+    required = {
+        r["if"]["properties"]["hook"]["const"]: r["then"]["properties"]["context"]["required"] for r in rules
+    }
+    assert required["order-select"] == ["userId", "patientId", "selections", "draftOrders"]

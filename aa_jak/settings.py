@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "AA_JAK_"
@@ -27,7 +28,10 @@ CONFIG_FILE_ENV = "AA_JAK_CONFIG_FILE"
 # Environment variables with our prefix that are not settings.
 _NOT_SETTINGS = ("AA_JAK_CONFIG_FILE", "AA_JAK_TEST_")
 
-DEV_MODE_WARNING = "DEVELOPMENT MODE: unauthenticated CDS calls and plain-http FHIR servers are allowed"
+DEV_MODE_WARNING = (
+    "DEVELOPMENT MODE: CDS calls without a client JWT (a JWT that is sent is still verified) "
+    "and plain-http URLs are allowed"
+)
 
 
 class SettingsError(ValueError):
@@ -119,13 +123,17 @@ class Settings(BaseSettings):
         _check_environment(set(settings_cls.model_fields))
         return (init_settings, env_settings, _YamlFileSource(settings_cls), file_secret_settings)
 
-    # Development mode: unauthenticated CDS calls, plain-http FHIR servers. Warns loudly at start.
+    # Development mode: CDS calls without a client JWT are let through (a JWT that is sent is still
+    # verified), plain-http URLs are accepted. Warns loudly at start.
     dev_mode: bool = False
     # The URL clients use to reach this service (behind proxies): the CDS JWT `aud` is checked against it.
     public_base_url: str = "http://127.0.0.1:8000"
     database_url: str = "sqlite:///var/aa-jak.db"
     secret_key: SecretStr = SecretStr("")  # Flask secret; required outside dev mode
     log_level: str = "INFO"
+    # When set, `/metrics` requires `Authorization: Bearer <metrics_token>`; unset, it is open
+    # (operators often restrict it at the network instead) and a warning says so at start.
+    metrics_token: SecretStr | None = None
     # The date rules evaluate against, for demos and tests only; production leaves it unset (today).
     frozen_today: str | None = None
 
@@ -156,6 +164,16 @@ class Settings(BaseSettings):
     # Business identifier system of SALT Observations the app writes (conditional create on it).
     smart_salt_identifier_system: str = "urn:aa-jak:fhir:identifier:salt-observation"
 
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        # A blank token would make `Authorization: Bearer ` the password.
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError(
+                "metrics_token is empty: set a random value, or leave it unset for an open /metrics"
+            )
+        return value
+
 
 def ensure_secret_key(settings: Settings) -> Settings:
     """Refuse to run without a secret key outside dev mode; in dev mode, make one up.
@@ -175,3 +193,40 @@ def ensure_secret_key(settings: Settings) -> Settings:
             "Only development mode (AA_JAK_DEV_MODE=true or `aa-jak serve --dev`) runs without one."
         )
     return settings.model_copy(update={"secret_key": SecretStr(secrets.token_urlsafe(48))})
+
+
+def refuse_plain_http(settings: Settings) -> None:
+    """Outside dev mode, refuse settings that would send keys, tokens or patient data over plain http.
+
+    `public_base_url` is only warned about (in `cds_hooks`): TLS often ends at a proxy in front
+    of the service.
+
+    :raise SettingsError: naming the setting, its entry and the URL.
+    """
+    if settings.dev_mode:
+        return
+    for where, owner, url in _outbound_urls(settings):
+        if not url.lower().startswith("https://"):
+            raise SettingsError(
+                f"{where} ({owner}) is {url!r}, which is not https. Outside development mode every "
+                "FHIR server, JWKS and jku URL in the settings must use https; fix the URL, or use "
+                "development mode (AA_JAK_DEV_MODE=true) for local testing."
+            )
+
+
+def _outbound_urls(settings: Settings) -> Iterator[tuple[str, str, str]]:
+    """(setting, whose entry, URL) for each URL the product fetches keys or patient data from.
+
+    CDS issuers: client keys (`jwks_url`, `allowed_jku`; CDS Hooks F6) and the FHIR servers the
+    service queries with the EHR's token (B2). SMART clients: the FHIR server the app signs in to.
+    """
+    for i, issuer in enumerate(settings.cds_trusted_issuers):
+        entry = f"cds_trusted_issuers[{i}]"
+        if issuer.jwks_url is not None:
+            yield f"{entry}.jwks_url", f"iss {issuer.iss}", issuer.jwks_url
+        for j, jku in enumerate(issuer.allowed_jku):
+            yield f"{entry}.allowed_jku[{j}]", f"iss {issuer.iss}", jku
+        for j, server in enumerate(issuer.fhir_servers):
+            yield f"{entry}.fhir_servers[{j}]", f"iss {issuer.iss}", server
+    for i, client in enumerate(settings.smart_clients):
+        yield f"smart_clients[{i}].iss", f"client_id {client.client_id}", client.iss

@@ -38,11 +38,11 @@ def init_app(app: Flask) -> None:
         registry=registry,
         engine=engine,
         authenticator=Authenticator(settings, JwksCache(settings), remember_jti),
-        openapi=openapi_document(_version()),
+        openapi=openapi_document(_version(), [(s.id, s.hook) for s in registry.services]),
         client_factory=default_client_factory(settings),
     )
     app.extensions["cds_hooks"] = state
-    # (The factory itself warns about dev mode: unauthenticated CDS calls, http FHIR servers.)
+    # (The factory itself warns about dev mode: CDS calls without a JWT, plain-http URLs.)
     if not settings.dev_mode and not settings.cds_trusted_issuers:
         log.warning("cds_hooks: no trusted CDS client issuers configured; every CDS call will get 401")
     if not settings.dev_mode and not settings.public_base_url.lower().startswith("https://"):

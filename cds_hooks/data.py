@@ -6,8 +6,9 @@ Per prefetch key:
 - an OperationOutcome: a failed retrieval, fetched again from `fhirServer` if possible (C3);
 - a Bundle with a `next` link: the remaining pages are followed on `fhirServer` with the token (C4);
 - absent: searched on `fhirServer` (C5), all absent keys in parallel, within the settings' timeouts.
-Data that cannot be obtained gives 412 (C6). The token goes only to `fhirServer`
-(the FHIR client refuses other origins) and is never kept beyond the request (C7).
+Data that cannot be obtained (no usable `fhirServer`, or the FHIR call fails) gives 412 (C6).
+The token goes only to `fhirServer` (the FHIR client refuses other origins) and is never kept
+beyond the request (C7).
 """
 
 from __future__ import annotations
@@ -98,8 +99,12 @@ def collect(
     templates: Mapping[str, str],
     source: FhirSource | None,
     client_factory: ClientFactory,
+    no_source_reason: str,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Resources per prefetch key, from prefetch where usable and from `source` otherwise."""
+    """Resources per prefetch key, from prefetch where usable and from `source` otherwise.
+
+    `no_source_reason` says why `source` is None; it ends the 412 message when data is missing.
+    """
     prefetch = request.prefetch or {}
     results: dict[str, list[dict[str, Any]]] = {}
     to_search: dict[str, str] = {}
@@ -124,7 +129,7 @@ def collect(
         return results
     missing = sorted({*to_search, *to_continue})
     if source is None:
-        raise PreconditionFailed("prefetch incomplete and no FHIR server to query: " + ", ".join(missing))
+        raise PreconditionFailed(f"prefetch incomplete ({', '.join(missing)}) and {no_source_reason}")
     client = client_factory(source)
     fetched = _run(lambda: client.search_many(to_search) if to_search else {}, missing)
     results.update({key: list(fetched.get(key) or []) for key in to_search})

@@ -4,8 +4,9 @@
 - `POST /cds-services/{id}`            call a service (§Calling a CDS Service; A4-A8, B, C, D)
 - `POST /cds-services/{id}/feedback`   feedback (§Feedback; E1-E4)
 - `GET  /cds-services/openapi.json`    this API's OpenAPI 3.1 document
-Every endpoint except the OpenAPI document requires the client JWT (F2),
-unless `settings.dev_mode`. Errors are typed exceptions mapped in `errors`.
+Every endpoint except the OpenAPI document requires the client JWT (F2). In
+`settings.dev_mode` a call without an Authorization header is let through, but a
+JWT that is sent is verified all the same. Errors are typed exceptions mapped in `errors`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
@@ -54,10 +56,13 @@ def _authenticate() -> None:
     if request.method == "OPTIONS" or request.endpoint == "cds_hooks.openapi":
         return  # CORS preflight carries no credentials (F8); the API description is public
     state = _state()
-    if state.settings.dev_mode:
+    authorization = request.headers.get("Authorization")
+    if state.settings.dev_mode and authorization is None:
+        # Dev mode lets anonymous callers (curl, tests) in; a client that signs its calls, such
+        # as the sandbox's EHR simulator, is verified so the JWT path runs in development too.
         return
     audience = state.settings.public_base_url.rstrip("/") + request.path
-    g.cds_client = state.authenticator.authenticate(request.headers.get("Authorization"), audience)
+    g.cds_client = state.authenticator.authenticate(authorization, audience)
 
 
 @bp.after_request
@@ -151,7 +156,7 @@ def invoke(service_id: str) -> Response:
     g.cds_hook = service.hook
     hook_request = parse_hook_request(_read_json(), service.hook)
     g.cds_hook_instance = hook_request.hook_instance
-    source = _fhir_source(hook_request)
+    source, no_source_reason = _fhir_source(hook_request)
 
     clients: dict[str, Any] = {}
 
@@ -161,7 +166,7 @@ def invoke(service_id: str) -> Response:
         return clients["client"]
 
     try:
-        by_key = collect(hook_request, service.prefetch, source, client_for)
+        by_key = collect(hook_request, service.prefetch, source, client_for, no_source_reason)
         _check_patient(hook_request, by_key.get("patient", []))
         resources = [r for key in service.prefetch for r in by_key.get(key, [])]
         drafts = hook_request.draft_orders() if service.hook != "patient-view" else []
@@ -206,21 +211,34 @@ def _check_patient(hook_request: HookRequest, patients: list[dict[str, Any]]) ->
             raise BadRequest("prefetch.patient does not match context.patientId")
 
 
-def _fhir_source(hook_request: HookRequest) -> FhirSource | None:
-    """The FHIR server the service may query for missing data (B2, C7, C8)."""
+def _fhir_source(hook_request: HookRequest) -> tuple[FhirSource | None, str]:
+    """The FHIR server the service may query for missing data (B2, C7, C8), or None and why not.
+
+    A `fhirServer` the service must not use (plain http outside dev mode, or not allow-listed for
+    the verified client) is ignored, not refused: it is never contacted, so the token never
+    leaves, and a complete prefetch is still answered. Only missing data then gives 412 (C6).
+    """
     if hook_request.fhir_server is None:
-        return None
+        return None, "no fhirServer to query"
     settings = _state().settings
     server = hook_request.fhir_server.rstrip("/")
-    if not settings.dev_mode:
-        if not server.lower().startswith("https://"):
-            raise BadRequest("fhirServer must use https")
-        client = g.get("cds_client")
+    client = g.get("cds_client")
+    problem = ""
+    if not settings.dev_mode and not server.lower().startswith("https://"):
+        problem = "does not use https"
+    elif client is not None or not settings.dev_mode:
+        # A verified client is held to its list even in dev mode; only anonymous dev calls are not.
         allowed = {s.rstrip("/") for s in client.issuer.fhir_servers} if client else set()
         if server not in allowed:
-            raise BadRequest("fhirServer is not allow-listed for this CDS client")
+            problem = "is not allow-listed for this CDS client"
+    if problem:
+        # The base URL without any user:password@, so the operator can allow-list it.
+        parts = urlsplit(server)
+        shown = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+        log.info("cds_hooks: fhirServer %s ignored: it %s", shown, problem)
+        return None, f"the fhirServer {problem}, so it was not queried"
     token = hook_request.fhir_authorization.access_token if hook_request.fhir_authorization else None
-    return FhirSource(base_url=server, token=token)
+    return FhirSource(base_url=server, token=token), ""
 
 
 @bp.get("/cds-services/<service_id>")

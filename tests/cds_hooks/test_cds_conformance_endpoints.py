@@ -19,6 +19,15 @@ SIGN = "/cds-services/aa-jak-order-sign"
 SELECT = "/cds-services/aa-jak-order-select"
 
 
+HTTP_SERVER_AUTH = {
+    "access_token": "token-for-a-plain-http-server",
+    "token_type": "Bearer",
+    "expires_in": 30,
+    "scope": "patient/*.read",
+    "subject": "cds",
+}
+
+
 def walk_no_empty(value: Any, path: str = "$") -> None:
     """A6: no null, "", [] or {} anywhere (the caller allows top-level `cards: []`)."""
     if value is None or value == "" or value == [] or value == {}:
@@ -184,11 +193,23 @@ def test_B1_patient_id_must_be_a_fhir_id(call):
     assert call(PV, body).status_code == 400
 
 
-def test_B2_http_fhir_server_refused_outside_dev_mode(call):
-    body = hook_body(fhirServer="http://fhir.example.org/r4")
+def test_B2_C7_http_fhir_server_is_never_contacted_and_a_complete_prefetch_is_answered(call, fhir_mock):
+    """Outside dev mode a plain-http fhirServer is ignored, not refused: the token is not sent to it
+    (B2, C7), and a complete prefetch needs no FHIR call, so the answer is the usual 200."""
+    body = hook_body(fhirServer="http://fhir.example.org/r4", fhirAuthorization=HTTP_SERVER_AUTH)
+    assert call(PV, body).status_code == 200
+    assert len(fhir_mock.calls) == 0
+
+
+def test_B2_C6_http_fhir_server_and_incomplete_prefetch_is_412_naming_https(call, fhir_mock):
+    """Missing data and no usable server: 412 (C6), with an OperationOutcome that says why."""
+    body = hook_body(fhirServer="http://fhir.example.org/r4", fhirAuthorization=HTTP_SERVER_AUTH)
+    del body["prefetch"]["labs"]
     response = call(PV, body)
-    assert response.status_code == 400
-    assert "https" in response.get_json()["issue"][0]["diagnostics"]
+    assert response.status_code == 412
+    diagnostics = response.get_json()["issue"][0]["diagnostics"]
+    assert "labs" in diagnostics and "does not use https" in diagnostics
+    assert len(fhir_mock.calls) == 0
 
 
 def test_B2_http_fhir_server_allowed_in_dev_mode(make_app, fhir_mock):

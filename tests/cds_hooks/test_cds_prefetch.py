@@ -327,12 +327,40 @@ def test_C8_fhir_server_without_authorization_is_queried_without_a_token(call, f
     assert "Authorization" not in fhir_mock.calls[0].request.headers
 
 
-def test_C8_fhir_server_must_be_allow_listed_for_the_issuer(call, fhir_mock):
-    body = hook_body(fhirServer="https://attacker.example.com/fhir", fhirAuthorization=AUTH)
+UNLISTED = "https://attacker.example.com/fhir"
+
+
+def test_C8_fhir_server_not_allow_listed_is_never_contacted_and_a_complete_prefetch_is_answered(
+    call, fhir_mock
+):
+    """The public CDS Hooks Sandbox names its own FHIR server: with everything prefetched it gets
+    cards even if the operator did not allow-list that server (C8), and the token stays home (C7)."""
+    body = hook_body(fhirServer=UNLISTED, fhirAuthorization=AUTH)
+    assert call(PV, body).status_code == 200
+    assert len(fhir_mock.calls) == 0
+
+
+def test_C6_C8_fhir_server_not_allow_listed_and_incomplete_prefetch_is_412_saying_so(call, fhir_mock):
+    body = hook_body(fhirServer=UNLISTED, fhirAuthorization=AUTH)
     del body["prefetch"]["labs"]
     response = call(PV, body)
-    assert response.status_code == 400
+    assert response.status_code == 412
+    outcome = response.get_json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert "labs" in outcome["issue"][0]["diagnostics"]
+    assert "not allow-listed" in outcome["issue"][0]["diagnostics"]
     assert len(fhir_mock.calls) == 0
+
+
+def test_C7_C8_ignored_fhir_server_is_logged_without_token_or_patient_data(call, caplog):
+    caplog.set_level("DEBUG")
+    body = hook_body(fhirServer="https://user:password@attacker.example.com/fhir", fhirAuthorization=AUTH)
+    assert call(PV, body).status_code == 200
+    (line,) = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert f"{UNLISTED} ignored: it is not allow-listed" in line
+    assert "password" not in caplog.text
+    assert "secret-access-token" not in caplog.text
+    assert PATIENT not in caplog.text
 
 
 def test_K3_sandbox_request_shape_is_accepted(make_app, fhir_mock):

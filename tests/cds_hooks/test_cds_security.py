@@ -62,6 +62,34 @@ def test_F2_dev_mode_allows_unauthenticated_calls_and_warns(make_app, caplog):
     assert "DEV MODE" in caplog.text or "dev" in caplog.text.lower()
 
 
+def test_F2_dev_mode_rejects_a_jwt_that_does_not_verify(make_app, jwt_for):
+    client = make_app(dev_mode=True).test_client()
+    forged = jwt_for(PV, key=ec.generate_private_key(ec.SECP384R1()))
+    assert_401(client.post(PV, json=hook_body(), headers={"Authorization": f"Bearer {forged}"}))
+
+
+def test_F2_dev_mode_accepts_a_jwt_that_verifies(make_app, jwt_for):
+    client = make_app(dev_mode=True).test_client()
+    valid = jwt_for(PV)
+    assert client.post(PV, json=hook_body(), headers={"Authorization": f"Bearer {valid}"}).status_code == 200
+
+
+def test_F2_dev_mode_refuses_an_authorization_header_that_is_not_a_bearer_jwt(make_app):
+    """Only a call without any Authorization header is anonymous in dev mode; other credentials fail."""
+    client = make_app(dev_mode=True).test_client()
+    assert_401(client.get("/cds-services", headers={"Authorization": "Basic Zm9vOmJhcg=="}))
+
+
+def test_F2_C8_dev_mode_holds_a_verified_client_to_its_fhir_server_allow_list(make_app, jwt_for, fhir_mock):
+    client = make_app(dev_mode=True).test_client()
+    body = hook_body(fhirServer="http://127.0.0.1:9/fhir")
+    del body["prefetch"]["labs"]
+    response = client.post(PV, json=body, headers={"Authorization": f"Bearer {jwt_for(PV)}"})
+    assert response.status_code == 412
+    assert "not allow-listed" in response.get_json()["issue"][0]["diagnostics"]
+    assert len(fhir_mock.calls) == 0
+
+
 def test_F2_openapi_document_is_public(call):
     assert call("/cds-services/openapi.json", method="GET", token=None).status_code == 200
 

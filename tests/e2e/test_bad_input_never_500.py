@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 CLOSED = "http://127.0.0.1:9"  # discard port: connection refused at once
-SMART_ISS = f"{CLOSED}/fhir"
+# The SMART app's allowed iss per mode: outside dev mode the settings must name https URLs.
+SMART_ISS = {"dev": f"{CLOSED}/fhir", "secure": "https://127.0.0.1:9/fhir"}
 PV = "/cds-services/aa-jak-patient-view"
 SIGN = "/cds-services/aa-jak-order-sign"
 FEEDBACK = f"{PV}/feedback"
@@ -44,11 +45,15 @@ def apps(app_factory: Callable[..., Any], tmp_path: Any) -> dict[str, Any]:
     from sandbox.keys import SigningKey
 
     jwks = SigningKey.generate().write_jwks(tmp_path / "jwks.json")
-    common: dict[str, Any] = {
-        "smart_clients": [{"iss": SMART_ISS, "client_id": "c", "standalone": True}],
-        "cds_trusted_issuers": [{"iss": "https://ehr.test", "jwks_file": str(jwks), "fhir_servers": []}],
+    issuers = [{"iss": "https://ehr.test", "jwks_file": str(jwks), "fhir_servers": []}]
+    return {
+        mode: app_factory(
+            dev_mode=mode == "dev",
+            cds_trusted_issuers=issuers,
+            smart_clients=[{"iss": iss, "client_id": "c", "standalone": True}],
+        )
+        for mode, iss in SMART_ISS.items()
     }
-    return {"dev": app_factory(**common), "secure": app_factory(dev_mode=False, **common)}
 
 
 class Checker:
@@ -277,13 +282,14 @@ def test_cds_endpoints_with_broken_bodies_and_headers(apps: dict[str, Any], mode
 @pytest.mark.parametrize("mode", ["dev", "secure"])
 def test_smart_endpoints_with_odd_query_strings_and_paths(apps: dict[str, Any], mode: str) -> None:
     client, _check = apps[mode].test_client(), Checker()
+    smart_iss = SMART_ISS[mode]
     queries: list[Any] = [
         "",
         "iss=",
         "launch=",
-        f"iss={SMART_ISS}",  # allowed iss, no launch; discovery fails (closed port)
-        f"iss={SMART_ISS}&launch=abc",
-        f"iss={SMART_ISS}&iss=https://evil.example/fhir&launch=a",
+        f"iss={smart_iss}",  # allowed iss, no launch; discovery fails (closed port)
+        f"iss={smart_iss}&launch=abc",
+        f"iss={smart_iss}&iss=https://evil.example/fhir&launch=a",
         "iss=https://evil.example/fhir&launch=a",
         "iss=%00&launch=%00",
         "iss=%ZZ&launch=%",
@@ -300,7 +306,7 @@ def test_smart_endpoints_with_odd_query_strings_and_paths(apps: dict[str, Any], 
     ]
     for path in ("/app/launch", "/app/standalone", "/app/callback"):
         for query in queries:
-            upstream = path != "/app/callback" and SMART_ISS in str(query)
+            upstream = path != "/app/callback" and smart_iss in str(query)
             _check(client.get(path, query_string=query), (mode, path, str(query)[:100]), upstream=upstream)
     for segment in ODD:
         for suffix in ("/", "/print", "/salt"):

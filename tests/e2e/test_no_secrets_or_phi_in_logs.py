@@ -158,10 +158,12 @@ def cds_key(tmp_path: Path) -> Any:
     return key, key.write_jwks(tmp_path / "jwks.json")
 
 
-def _cds_app(app_factory: Callable[..., Any], fhir_base_url: str, jwks_file: Path, **settings: Any) -> Any:
+def _cds_app(
+    app_factory: Callable[..., Any], fhir_servers: list[str], jwks_file: Path, **settings: Any
+) -> Any:
     return app_factory(
         log_level="DEBUG",
-        cds_trusted_issuers=[{"iss": ISS, "jwks_file": str(jwks_file), "fhir_servers": [fhir_base_url]}],
+        cds_trusted_issuers=[{"iss": ISS, "jwks_file": str(jwks_file), "fhir_servers": fhir_servers}],
         **settings,
     )
 
@@ -194,7 +196,7 @@ def test_cds_fallback_jwt_and_feedback_log_no_secret_or_patient_data(
     capture: Capture, app_factory: Callable[..., Any], fhir_base_url: str, patient: E2EPatient, cds_key: Any
 ) -> None:
     cds_key, jwks_file = cds_key
-    app = _cds_app(app_factory, fhir_base_url, jwks_file)
+    app = _cds_app(app_factory, [fhir_base_url], jwks_file)
     client = app.test_client()
     access_token = "AT-" + secrets.token_urlsafe(24)
     comment = "Comment-" + secrets.token_hex(8)
@@ -219,7 +221,8 @@ def test_cds_fallback_jwt_and_feedback_log_no_secret_or_patient_data(
 
     # (b) a secure (not dev mode) service, called with signed client JWTs and the prefetch filled
     # by the client from sekmet: accepted, replayed (jti), and for another audience
-    secure = _cds_app(app_factory, fhir_base_url, jwks_file, dev_mode=False).test_client()
+    # No fhir_servers: sekmet is plain http, which only dev mode may list; this client prefetches.
+    secure = _cds_app(app_factory, [], jwks_file, dev_mode=False).test_client()
     prefetch = _client_prefetch(secure.application, fhir_base_url, patient)
     signed_body = {**_hook_body(patient, None), "prefetch": prefetch}
     token = cds_key.cds_jwt(iss=ISS, aud=f"{APP_BASE}{PV}")

@@ -136,3 +136,57 @@ def test_product_app_logs_the_dev_mode_warning(app_factory, caplog):
     caplog.set_level(logging.WARNING, logger="aa_jak")
     app_factory(dev_mode=True)
     assert any("DEVELOPMENT MODE" in r.getMessage() for r in caplog.records)
+
+
+# --- /metrics protection (setting metrics_token) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic metrics-token-1234"}],
+    ids=["no-header", "wrong-token", "not-bearer"],
+)
+def test_metrics_with_a_token_set_refuses_other_callers_without_detail(app_factory, headers):
+    client = app_factory(metrics_token="metrics-token-1234").test_client()
+    refused = client.get("/metrics", headers=headers)
+    assert refused.status_code == 401
+    assert refused.get_data() == b""
+    assert refused.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_metrics_with_a_token_set_answers_the_right_bearer_token(app_factory):
+    client = app_factory(metrics_token="metrics-token-1234").test_client()
+    allowed = client.get("/metrics", headers={"Authorization": "Bearer metrics-token-1234"})
+    assert allowed.status_code == 200
+    assert "aa_jak_http_requests_total" in allowed.get_data(as_text=True)
+
+
+def test_metrics_token_protects_only_metrics(app_factory):
+    client = app_factory(metrics_token="metrics-token-1234").test_client()
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/cds-services").status_code == 200
+
+
+def test_open_metrics_outside_dev_mode_is_warned_about_once_at_start(app_factory, caplog):
+    caplog.set_level(logging.WARNING, logger="aa_jak")
+    client = app_factory(dev_mode=False).test_client()
+    assert client.get("/metrics").status_code == 200
+    warnings = [r.getMessage() for r in caplog.records if "/metrics is open" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"dev_mode": True}, {"dev_mode": False, "metrics_token": "t0ken-t0ken"}]
+)
+def test_no_open_metrics_warning_in_dev_mode_or_with_a_token(app_factory, caplog, overrides):
+    caplog.set_level(logging.WARNING, logger="aa_jak")
+    app_factory(**overrides)
+    assert not any("/metrics is open" in r.getMessage() for r in caplog.records)
+
+
+def test_metrics_token_never_reaches_the_log(app_factory, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = app_factory(metrics_token="metrics-token-1234", log_level="DEBUG").test_client()
+    client.get("/metrics", headers={"Authorization": "Bearer metrics-token-1234"})
+    client.get("/metrics", headers={"Authorization": "Bearer metrics-token-1234x"})
+    assert "metrics-token-1234" not in caplog.text

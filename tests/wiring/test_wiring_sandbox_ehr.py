@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -13,7 +14,7 @@ from flask import Flask, jsonify
 
 from sandbox import ehr
 from sandbox.keys import SigningKey
-from sandbox.runner import SandboxPorts, product_settings
+from sandbox.runner import SandboxPorts, create_sandbox_app, product_settings
 
 FHIR = "http://fhir.test/fhir"
 PRODUCT = "http://product.test"
@@ -299,3 +300,85 @@ def test_sandbox_app_mounts_the_ehr_on_the_development_smart_server(key):
     query = parse_qs(urlsplit(launched.headers["Location"]).query)
     assert query["iss"] == [f"{ports.sandbox_base}/fhir"]
     assert query["launch"][0]
+
+
+# --- the product as `aa-jak sandbox` configures it (dev mode) ------------------------------------
+
+SANDBOX_PORTS = SandboxPorts(fhir=18090, sandbox=18091, product=18000)
+
+
+@pytest.fixture
+def sandbox_product(tmp_path, key, clean_env):
+    """The product app with the settings `aa-jak sandbox` writes: dev mode, trusting `key`."""
+    from aa_jak.app import create_app
+    from aa_jak.settings import Settings
+
+    jwks_file = key.write_jwks(tmp_path / "ehr-jwks.json")
+    return create_app(Settings(**product_settings(SANDBOX_PORTS, tmp_path, jwks_file))).test_client()
+
+
+def _serve_product(mock, product):
+    """Answer the simulator's calls to the product with the product app, in process."""
+
+    def handle(request):
+        headers = {
+            k: v for k, v in request.headers.items() if k in ("Authorization", "Content-Type", "Accept")
+        }
+        answer = product.open(request.path_url, method=request.method, data=request.body, headers=headers)
+        return answer.status_code, {"Content-Type": answer.content_type}, answer.get_data()
+
+    pattern = re.compile(re.escape(SANDBOX_PORTS.product_base) + "/.*")
+    for method in (responses.GET, responses.POST):
+        mock.add_callback(method, pattern, callback=handle)
+
+
+@pytest.fixture
+def sandbox_fhir():
+    """The sandbox's sekmet, mocked: Patient/p1, and every search finds nothing."""
+    fhir = SANDBOX_PORTS.fhir_base
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(f"{fhir}/Patient/p1", json=PATIENT)
+        mock.get(
+            re.compile(re.escape(fhir) + r"/[A-Za-z]+(\?.*)?$"),
+            json={"resourceType": "Bundle", "type": "searchset"},
+        )
+        yield mock
+
+
+def test_sandbox_product_accepts_the_simulators_signed_calls_in_dev_mode(sandbox_product, sandbox_fhir, key):
+    """The simulator signs every call; in dev mode the product verifies that JWT (cds-hooks.md F2, K1)."""
+    _serve_product(sandbox_fhir, sandbox_product)
+    page = create_sandbox_app(SANDBOX_PORTS, key).test_client().post("/patients/p1/patient-view")
+    product_calls = [c for c in sandbox_fhir.calls if c.request.url.startswith(SANDBOX_PORTS.product_base)]
+    assert page.status_code == 200
+    assert [c.request.headers["Authorization"].startswith("Bearer ") for c in product_calls] == [True, True]
+    assert [c.response.status_code for c in product_calls] == [200, 200]  # discovery, patient-view
+    assert 'class="error"' not in page.get_data(as_text=True)
+
+
+def test_sandbox_product_rejects_a_wrongly_signed_token_in_dev_mode(sandbox_product, key):
+    """Same issuer, same kid, another private key: the signature does not verify (F5), so 401."""
+    forger = SigningKey(private_key=SigningKey.generate().private_key, kid=key.kid)
+    url = f"{SANDBOX_PORTS.product_base}/cds-services"
+    token = forger.cds_jwt(
+        iss=SANDBOX_PORTS.sandbox_base, aud=url, jku=f"{SANDBOX_PORTS.sandbox_base}/.well-known/jwks.json"
+    )
+    response = sandbox_product.get("/cds-services", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+
+
+def test_sandbox_product_queries_the_sandbox_fhir_server_for_data_the_simulator_did_not_send(
+    sandbox_product, sandbox_fhir, key
+):
+    """The verified simulator is held to its `fhir_servers`, which list the sandbox's sekmet (C5, C8)."""
+    path = "/cds-services/aa-jak-patient-view"
+    body = {
+        "hook": "patient-view",
+        "hookInstance": "3f1c2a51-8a4e-4b0e-9a55-0d6f5e1d2c3b",
+        "fhirServer": SANDBOX_PORTS.fhir_base,
+        "context": {"userId": ehr.PRACTITIONER, "patientId": "p1"},
+    }
+    token = key.cds_jwt(iss=SANDBOX_PORTS.sandbox_base, aud=SANDBOX_PORTS.product_base + path)
+    response = sandbox_product.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert f"{SANDBOX_PORTS.fhir_base}/Patient/p1" in [c.request.url for c in sandbox_fhir.calls]

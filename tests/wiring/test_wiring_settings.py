@@ -1,4 +1,4 @@
-"""Settings: YAML file + environment, unknown keys, the secret-key rule."""
+"""Settings: YAML file + environment, unknown keys, the secret-key rule, plain-http URLs outside dev mode."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aa_jak.settings import DEV_MODE_WARNING, Settings, SettingsError, ensure_secret_key
+from aa_jak.settings import DEV_MODE_WARNING, Settings, SettingsError, ensure_secret_key, refuse_plain_http
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -113,5 +113,88 @@ def test_the_secret_key_is_not_shown_in_repr(clean_env):
 
 def test_dev_mode_warning_text_is_stable():
     assert DEV_MODE_WARNING == (
-        "DEVELOPMENT MODE: unauthenticated CDS calls and plain-http FHIR servers are allowed"
+        "DEVELOPMENT MODE: CDS calls without a client JWT (a JWT that is sent is still verified) "
+        "and plain-http URLs are allowed"
     )
+
+
+def test_an_empty_metrics_token_is_an_error(clean_env):
+    with pytest.raises(ValueError, match="metrics_token is empty"):
+        Settings(metrics_token=" ")
+
+
+def test_the_metrics_token_is_not_shown_in_repr(clean_env):
+    assert "metrics-token-1234" not in repr(Settings(metrics_token="metrics-token-1234"))
+
+
+# --- plain http refused outside dev mode ---------------------------------------------------------
+
+ISSUER = {"iss": "https://ehr.example.org", "jwks_url": "https://ehr.example.org/jwks"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        (
+            {
+                "cds_trusted_issuers": [
+                    {**ISSUER, "fhir_servers": ["https://fhir.example.org", "http://fhir.example.org"]}
+                ]
+            },
+            r"cds_trusted_issuers\[0\]\.fhir_servers\[1\] \(iss https://ehr\.example\.org\) is 'http://fhir\.example\.org'",
+        ),
+        (
+            {"cds_trusted_issuers": [{**ISSUER, "jwks_url": "http://ehr.example.org/jwks"}]},
+            r"cds_trusted_issuers\[0\]\.jwks_url .* is 'http://ehr\.example\.org/jwks'",
+        ),
+        (
+            {"cds_trusted_issuers": [{**ISSUER, "allowed_jku": ["http://ehr.example.org/jwks"]}]},
+            r"cds_trusted_issuers\[0\]\.allowed_jku\[0\]",
+        ),
+        (
+            {"smart_clients": [{"iss": "http://fhir.example.org/r4", "client_id": "abc"}]},
+            r"smart_clients\[0\]\.iss \(client_id abc\) is 'http://fhir\.example\.org/r4'",
+        ),
+    ],
+    ids=["fhir_servers", "jwks_url", "allowed_jku", "smart_iss"],
+)
+def test_create_app_refuses_a_plain_http_url_outside_dev_mode_naming_the_setting(clean_env, settings, named):
+    from aa_jak.app import create_app
+
+    with pytest.raises(SettingsError, match=named):
+        create_app(Settings(dev_mode=False, secret_key="s3cret-value", **settings))
+
+
+def test_plain_http_urls_are_accepted_in_dev_mode(clean_env):
+    settings = Settings(
+        dev_mode=True,
+        cds_trusted_issuers=[
+            {
+                "iss": "http://ehr.test",
+                "jwks_url": "http://ehr.test/jwks",
+                "fhir_servers": ["http://fhir.test"],
+            }
+        ],
+        smart_clients=[{"iss": "http://fhir.test", "client_id": "abc"}],
+    )
+    refuse_plain_http(settings)
+
+
+def test_https_urls_are_accepted_outside_dev_mode(clean_env):
+    settings = Settings(
+        dev_mode=False,
+        cds_trusted_issuers=[
+            {
+                **ISSUER,
+                "allowed_jku": ["https://ehr.example.org/jwks"],
+                "fhir_servers": ["https://fhir.example.org"],
+            }
+        ],
+        smart_clients=[{"iss": "https://fhir.example.org", "client_id": "abc"}],
+    )
+    refuse_plain_http(settings)
+
+
+def test_plain_http_public_base_url_is_not_refused_outside_dev_mode(clean_env):
+    """TLS may end at a proxy in front of the service; cds_hooks warns about it instead."""
+    refuse_plain_http(Settings(dev_mode=False, public_base_url="http://10.0.0.5:8000"))

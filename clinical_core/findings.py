@@ -121,6 +121,9 @@ class ChecklistItem:
     """One line of the eligibility or baseline checklist the app shows.
 
     `status`: met | not-met | missing | out-of-window | unknown.
+    `verified` is True only when every fact the line rests on is verified in the knowledge
+    file; it is keyword-only with no default, so every builder has to say which it is.
+    Front ends mark an unverified line "verify against current prescribing information".
     """
 
     key: str  # e.g. "severity", "alc", "tb_screening"
@@ -131,6 +134,7 @@ class ChecklistItem:
     threshold: str | None = None  # e.g. "do not start below 500 cells/mm3 (baricitinib)"
     reference: str | None = None
     finding_id: str | None = None  # the finding that explains a not-met / missing line
+    verified: bool = field(kw_only=True)
 
 
 @dataclass(frozen=True)

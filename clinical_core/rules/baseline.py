@@ -13,7 +13,7 @@ from datetime import date
 from functools import partial
 
 from clinical_core.findings import Category, ChecklistItem, Evidence, Finding, Severity
-from clinical_core.knowledge.model import BaselineTest
+from clinical_core.knowledge.model import BaselineTest, Fact
 from clinical_core.record import CANONICAL_UNITS
 from clinical_core.rules.agent import checks_for
 from clinical_core.rules.common import (
@@ -394,18 +394,30 @@ def vaccines_update(ctx: Context) -> list[Finding]:
 
 
 def checklist(ctx: Context) -> tuple[ChecklistItem, ...]:
-    """One line per baseline test: date, value, window, and the chosen drug's thresholds."""
+    """One line per baseline test: date, value, window, and the chosen drug's thresholds.
+
+    A line is verified when the test definition, the look-back window (the pregnancy test: the
+    age band too), the thresholds it shows and the rules behind a not-met status all are.
+    """
     items = []
+    lookback = ctx.k.parameters.baseline_lookback_days
     for key, test in ctx.k.baseline_tests.items():
         if not _applies(ctx, key):
             continue
         status, evidence = presence(ctx, key, test)
         _, window = _window(ctx, key)
-        threshold = _threshold_text(ctx, key)
+        threshold, threshold_facts = _threshold_text(ctx, key)
         finding_id = None if status == "met" else f"baseline.{key}.missing"
-        failing = _failing_finding(ctx, key)
+        failing, failing_facts = _failing_finding(ctx, key)
         if failing is not None:
             status, finding_id = "not-met", failing
+        verified = (
+            test.verified
+            and lookback.verified
+            and (key != "pregnancy_test" or ctx.k.parameters.pregnancy_test_age_band.verified)
+            and all(f.verified for f in threshold_facts)
+            and all(f.verified for f in failing_facts)
+        )
         when = max((e.when for e in evidence if e.when), default=None)
         value = "; ".join(f"{e.label} {e.value}" for e in evidence) or None
         reference = next((e.reference for e in evidence if e.reference), None)
@@ -419,15 +431,18 @@ def checklist(ctx: Context) -> tuple[ChecklistItem, ...]:
                 threshold=threshold,
                 reference=reference,
                 finding_id=finding_id,
+                verified=verified,
             )
         )
     return tuple(items)
 
 
-def _threshold_text(ctx: Context, key: str) -> str | None:
+def _threshold_text(ctx: Context, key: str) -> tuple[str | None, list[Fact]]:
+    """The CBC line's start thresholds per drug, and the facts that text shows."""
     if key != "cbc":
-        return None
+        return None, []
     parts = []
+    facts: list[Fact] = []
     for drug_key in ctx.drugs:
         drug = ctx.drug(drug_key)
         limits = [
@@ -435,15 +450,19 @@ def _threshold_text(ctx: Context, key: str) -> str | None:
             for lab, t in drug.thresholds.items()
             if t.do_not_start_below is not None
         ]
+        facts += [t for t in drug.thresholds.values() if t.do_not_start_below is not None]
+        if not limits and drug.no_threshold_note is not None:
+            facts.append(drug.no_threshold_note)
         parts.append(
             f"{drug.display}: do not start if {', '.join(limits)}"
             if limits
             else f"{drug.display}: no thresholds in the knowledge file (check the PI)"
         )
-    return "; ".join(parts) or None
+    return "; ".join(parts) or None, facts
 
 
-def _failing_finding(ctx: Context, key: str) -> str | None:
+def _failing_finding(ctx: Context, key: str) -> tuple[str | None, list[Fact]]:
+    """The finding behind a not-met line (None: not failing), and the facts that decided it."""
     checks: list[Check] = []
     if key == "cbc":
         checks = [c for d in ctx.drugs for lab in THRESHOLD_FINDINGS if (c := lab_start_check(ctx, d, lab))]
@@ -451,9 +470,11 @@ def _failing_finding(ctx: Context, key: str) -> str | None:
         checks = [hepatitis_check(ctx, d, key) for d in ctx.drugs]
     elif key == "tb_screening":
         status, _ = tb_status(ctx)
-        return "baseline.tb.positive" if status == "positive" else None
+        if status != "positive":
+            return None, []
+        return "baseline.tb.positive", [f for d in ctx.drugs if (f := ctx.drug(d).tb) is not None]
     failing = [c for c in checks if c.status == NOT_MET]
-    return failing[0].finding_id if failing else None
+    return (failing[0].finding_id if failing else None), [f for c in failing for f in c.facts]
 
 
 def findings(ctx: Context) -> list[Finding]:

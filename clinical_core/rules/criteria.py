@@ -1,7 +1,8 @@
 """Per-drug criteria, written once: the eligibility checklist and the findings both read these.
 
 Each check returns a `Check`: met | not-met | missing | out-of-window | unknown, with the
-evidence, the facts (for sources and verification) and the finding that explains it.
+evidence, the facts (for sources and verification: a check is verified only when all its
+facts are) and the finding that explains it.
 `decisive` is False for checks whose missing data does not decide eligibility.
 """
 
@@ -53,6 +54,11 @@ class Check:
     facts: tuple[Fact, ...] = ()
     decisive: bool = True
     detail: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        """Every fact the check used is verified in the knowledge file (its checklist line's flag)."""
+        return all(f.verified for f in self.facts)
 
 
 # --- Severity (drug-independent) ------------------------------------------------------------------
@@ -460,9 +466,15 @@ def hepatic_check(ctx: Context, drug: str) -> Check | None:
     if rule is None or not rule.value:
         return None
     conditions = active_conditions(ctx, "severe_hepatic_impairment")
-    if not conditions:
+    if not conditions:  # the line exists because of the rule, so it rests on it when met too
         return Check(
-            "hepatic", "No severe hepatic impairment", MET, drug, value="none recorded", decisive=False
+            "hepatic",
+            "No severe hepatic impairment",
+            MET,
+            drug,
+            value="none recorded",
+            facts=(rule,),
+            decisive=False,
         )
     return Check(
         "hepatic",

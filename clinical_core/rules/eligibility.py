@@ -3,6 +3,11 @@
 "Chosen drug": the proposed JAK order, else (when nothing is chosen) each candidate
 agent the patient is old enough for (`parameters.candidate_agents`). Eligible if every
 criterion is met for at least one of them; per-drug failures are named in the detail.
+
+Verification: a checklist line is verified only when every fact its check(s) used is. The
+verdict uses the facts of the checks that decide it: the failing and undecided checks (as
+the detail lists them) and, for "eligible", every met check of each eligible drug, so an
+eligible verdict resting on a line with an unverified fact is unverified too.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ def _item(check: Check, key: str, label: str) -> ChecklistItem:
         threshold=check.threshold,
         reference=check.reference,
         finding_id=None if check.status == MET else check.finding_id,
+        verified=check.verified,
     )
 
 
@@ -44,6 +50,7 @@ def checklist(ctx: Context, per_drug: dict[str, list[Check]]) -> tuple[Checklist
                     threshold=threshold,
                     reference=first.reference,
                     finding_id=None if first.status == MET else first.finding_id,
+                    verified=all(c.verified for _, c in rows),
                 )
             )
         else:
@@ -85,7 +92,16 @@ def _verdict_finding(
         )
     if not per_drug:
         lines.append("- No candidate agent: the patient is below every approved agent's minimum age.")
-    facts = [f for checks in per_drug.values() for c in checks if c.status != MET for f in c.facts]
+    deciding = [
+        c for drug, checks in per_drug.items() for c in checks if c.status != MET or verdicts[drug] == MET
+    ]
+    unverified = [
+        f"{c.label} ({ctx.drug(c.drug).display})" if c.drug else c.label for c in deciding if not c.verified
+    ]
+    if unverified:
+        lines.append(f"Checklist lines resting on unverified facts: {'; '.join(dict.fromkeys(unverified))}.")
+    # A met line adds only its unverified facts: the detail cites what to verify, not every met rule.
+    facts = [f for c in deciding for f in c.facts if c.status != MET or not f.verified]
     eligible = [ctx.drug(d).display.lower() for d, v in verdicts.items() if v == MET]
     if status == "eligible":
         return make(

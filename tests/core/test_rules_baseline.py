@@ -16,7 +16,7 @@ from rules_builders import (
     without,
 )
 
-from clinical_core.findings import ActionKind, Severity
+from clinical_core.findings import ActionKind, ChecklistItem, Severity
 
 
 def test_baricitinib_start_blocked_when_alc_below_500() -> None:
@@ -225,3 +225,25 @@ def test_baseline_checklist_shows_value_window_and_drug_threshold() -> None:
     cbc = items["cbc"]
     assert cbc.status == "met" and cbc.when is not None and "90 days" in cbc.label
     assert cbc.threshold is not None and "Hemoglobin < 9" in cbc.threshold
+
+
+def tb_screening_line(drug: str, dose_mg: float, per_day: int) -> ChecklistItem:
+    record = with_qual(patient(), "tb_igra", "positive")
+    items = {i.key: i for i in run(record, (start_order(drug, dose_mg, per_day),)).baseline}
+    return items["tb_screening"]
+
+
+def test_baseline_tb_line_failing_on_an_unverified_tb_rule_is_unverified() -> None:
+    line = tb_screening_line("deuruxolitinib", 8, 2)  # deuruxolitinib's TB rule is unverified policy
+    assert (line.status, line.verified) == ("not-met", False)
+
+
+def test_baseline_tb_line_failing_on_a_verified_tb_rule_is_verified() -> None:
+    line = tb_screening_line("baricitinib", 2, 1)
+    assert (line.status, line.verified) == ("not-met", True)
+
+
+def test_baseline_cbc_line_showing_an_unverified_threshold_is_unverified() -> None:
+    items = {i.key: i for i in run(patient(), (start_order("abrocitinib", 100),)).baseline}
+    assert items["cbc"].status == "met" and items["cbc"].verified is False
+    assert items["liver_enzymes"].verified is True

@@ -14,7 +14,7 @@ from fhir_builders import patient as fhir_patient
 from rules_builders import KNOWLEDGE, ago, patient, run, start_order, without
 
 from clinical_core import build_record
-from clinical_core.findings import Assessment, Finding
+from clinical_core.findings import Assessment, ChecklistItem, Finding
 
 GENOTYPE = "84413-4"
 PHENOTYPE = "79716-7"
@@ -88,3 +88,31 @@ def test_star1_star5_is_not_mapped_so_it_cannot_be_interpreted_rather_than_guess
     assert problem is not None and "'*1/*5' is not mapped to a phenotype" in problem.detail
     assert "agent.cyp2c9.missing" in assessment.ids
     assert "agent.cyp2c9.poor_metabolizer" not in assessment.ids
+
+
+# --- Checklist lines: a line is verified only when every fact behind it is -----------------------
+
+
+def cyp2c9_line(assessment: Assessment) -> ChecklistItem:
+    [item] = [i for i in assessment.eligibility if i.key == "cyp2c9"]
+    return item
+
+
+def test_eligibility_line_on_a_cyp2c9_status_inferred_from_a_genotype_is_unverified() -> None:
+    item = cyp2c9_line(assess_deuruxolitinib(GENOTYPE, concept(None, None, text="CYP2C9 *1/*1")))
+    assert (item.status, item.verified) == ("met", False)
+    assert item.value == "normal metabolizer (inferred from CYP2C9 *1/*1, activity score 2)"
+
+
+def test_eligibility_line_on_a_coded_normal_metabolizer_phenotype_is_verified() -> None:
+    coded = concept(LOINC, "LA25391-6", "Normal metabolizer")
+    item = cyp2c9_line(assess_deuruxolitinib(PHENOTYPE, coded))
+    assert (item.status, item.verified, item.value) == ("met", True, "normal metabolizer")
+
+
+def test_eligible_verdict_on_an_inferred_normal_metabolizer_is_unverified_and_names_the_line() -> None:
+    assessment = assess_deuruxolitinib(GENOTYPE, concept(None, None, text="CYP2C9 *1/*1"))
+    verdict = assessment.by_id("eligibility.eligible")
+    assert verdict is not None and verdict.verified is False
+    assert "CYP2C9 metabolizer status (Deuruxolitinib)" in verdict.detail
+    assert NOTE in verdict.detail and "CPIC2C9" in {c.id for c in verdict.citations}

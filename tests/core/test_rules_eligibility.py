@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from rules_builders import episode, patient, run, salt, start_order, with_lab, without
+from rules_builders import AS_OF, KNOWLEDGE, episode, patient, run, salt, start_order, with_lab, without
 
-from clinical_core.findings import Severity
+from clinical_core import evaluate
+from clinical_core.findings import Assessment, Severity
+from clinical_core.knowledge import Knowledge
 
 
 def test_fully_screened_severe_adult_is_eligible() -> None:
@@ -61,3 +63,51 @@ def test_uninterpretable_data_is_reported() -> None:
     )
     finding = run(record).by_id("data.uninterpretable")
     assert finding is not None and finding.missing
+
+
+# --- Verification: the verdict rests on every line that decides it, met ones included ------------
+
+
+def knowledge_with_baricitinib_verified() -> Knowledge:
+    """The knowledge file as if someone had verified baricitinib's renal bands and hepatic rule."""
+    drug = KNOWLEDGE.drug("baricitinib")
+    assert drug.renal is not None and drug.hepatic is not None
+    bands = tuple(b.model_copy(update={"verified": True}) for b in drug.renal.bands)
+    verified = drug.model_copy(
+        update={
+            "renal": drug.renal.model_copy(update={"bands": bands}),
+            "hepatic": drug.hepatic.model_copy(update={"verified": True}),
+        }
+    )
+    return KNOWLEDGE.model_copy(update={"drugs": {**KNOWLEDGE.drugs, "baricitinib": verified}})
+
+
+def baricitinib_start(knowledge: Knowledge = KNOWLEDGE) -> Assessment:
+    return evaluate(patient(), AS_OF, knowledge, proposed=(start_order("baricitinib", 2),))
+
+
+def test_eligible_verdict_resting_on_met_lines_with_unverified_facts_is_unverified_and_names_them() -> None:
+    assessment = baricitinib_start()
+    assert [i.key for i in assessment.eligibility if not i.verified] == ["renal", "hepatic"]
+    verdict = assessment.by_id("eligibility.eligible")
+    assert verdict is not None and verdict.verified is False
+    assert (
+        "Checklist lines resting on unverified facts: Renal function (eGFR) (Baricitinib); "
+        "No severe hepatic impairment (Baricitinib)."
+    ) in verdict.detail
+
+
+def test_eligible_verdict_is_verified_when_every_line_it_rests_on_is_verified() -> None:
+    assessment = baricitinib_start(knowledge_with_baricitinib_verified())
+    assert all(i.verified for i in assessment.eligibility)
+    verdict = assessment.by_id("eligibility.eligible")
+    assert verdict is not None and verdict.verified is True
+    assert "unverified" not in verdict.detail
+
+
+def test_not_eligible_verdict_rests_on_the_failing_line_only() -> None:
+    assessment = run(with_lab(patient(), "alc", 400), (start_order("baricitinib", 2),))
+    renal = next(i for i in assessment.eligibility if i.key == "renal")
+    assert renal.status == "met" and renal.verified is False
+    verdict = assessment.by_id("eligibility.not_eligible")
+    assert verdict is not None and verdict.verified is True

@@ -435,9 +435,11 @@ def fake_evaluate(record: Any, as_of: date, knowledge: Any) -> Any:
         therapy_week=10,
         therapy_start=date(2026, 1, 20),
         eligibility=(
-            ChecklistItem("severity", "Severe AA (SALT >= 50)", "met", "SALT 60", date(2026, 1, 10)),
+            ChecklistItem(
+                "severity", "Severe AA (SALT >= 50)", "met", "SALT 60", date(2026, 1, 10), verified=True
+            ),
         ),
-        baseline=(ChecklistItem("tb_screening", "TB screening", "missing"),),
+        baseline=(ChecklistItem("tb_screening", "TB screening", "missing", verified=True),),
         timeline=(
             TimelineEntry("cbc_week4", "CBC", 4, date(2026, 2, 17), "done", date(2026, 2, 18)),
             TimelineEntry("cbc_week12", "CBC", 12, date(2026, 4, 14), "overdue"),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import date
 
 import pytest
-from smart_fakes import Launcher
+from smart_fakes import Launcher, fake_evaluate
 
+from clinical_core.findings import ChecklistItem
 from smart_app.oauth import TokenResponse
 
 
@@ -145,3 +148,58 @@ def test_unknown_intent_shows_the_default_view(launcher: Launcher, client, ehr):
     assert 'id="patient-name">Alice Alpha<' in body and "On therapy" in body
     assert 'id="eligibility"' in body and 'id="timeline"' in body
     assert "reconcile-medications-xyz" not in body
+
+
+# --- Checklist lines resting on unverified facts ------------------------------------------------
+
+VERIFY_MARKER = '<span class="verify">Verify against current prescribing information.</span>'
+
+
+@pytest.fixture
+def inferred_cyp2c9_line(stub_core: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake assessment, plus a CYP2C9 line inferred from a genotype (an unverified mapping).
+
+    Replaces `stub_core`'s evaluate, so it has to run after it.
+    """
+    import smart_app.data as data
+
+    line = ChecklistItem(
+        "cyp2c9",
+        "CYP2C9 metabolizer status",
+        "met",
+        "normal metabolizer (inferred from CYP2C9 *1/*1, activity score 2)",
+        date(2026, 1, 5),
+        verified=False,
+    )
+
+    def evaluate(record, as_of, knowledge):
+        assessment = fake_evaluate(record, as_of, knowledge)
+        return replace(assessment, eligibility=(*assessment.eligibility, line))
+
+    monkeypatch.setattr(data, "evaluate", evaluate)
+
+
+def _row(body: str, table_id: str, key: str) -> str:
+    table = body.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
+    match = re.search(rf'<tr [^>]*data-key="{re.escape(key)}"[^>]*>(.*?)</tr>', table, flags=re.DOTALL)
+    assert match is not None, f"no {key} row in #{table_id}"
+    return match.group(0)
+
+
+def test_dashboard_marks_the_checklist_line_resting_on_an_inferred_cyp2c9_status(
+    inferred_cyp2c9_line: None, launcher: Launcher, client
+):
+    body = client.get(launcher.launch()).get_data(as_text=True)
+    row = _row(body, "eligibility", "cyp2c9")
+    assert 'data-verified="false"' in row and VERIFY_MARKER in row
+    assert "inferred from CYP2C9 *1/*1" in row
+    verified_row = _row(body, "eligibility", "severity")
+    assert 'data-verified="true"' in verified_row and "Verify against" not in verified_row
+
+
+def test_print_view_marks_the_checklist_line_resting_on_an_inferred_cyp2c9_status(
+    inferred_cyp2c9_line: None, launcher: Launcher, client
+):
+    body = client.get(launcher.launch() + "print").get_data(as_text=True)
+    assert VERIFY_MARKER in _row(body, "print-eligibility", "cyp2c9")
+    assert "Verify against" not in _row(body, "print-eligibility", "severity")

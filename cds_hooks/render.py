@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -183,9 +184,18 @@ def _value(enum_or_str: Any) -> str:
     return str(getattr(enum_or_str, "value", enum_or_str))
 
 
+# What GFM would read as raw HTML (a tag, comment or declaration) or as a character reference.
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+_REFERENCE = re.compile(r"&(?=#?\w+;)")
+
+
 def _md(text: str) -> str:
-    """Neutralise HTML in text that may come from patient data (GFM allows raw HTML)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Neutralise HTML in text that may come from patient data (GFM allows raw HTML).
+
+    Only what GFM would read as markup is escaped: comparisons such as "SALT >= 50" or
+    "eGFR < 30" stay as written, since some EHRs show the detail as plain text.
+    """
+    return _HTML_START.sub("&lt;", _REFERENCE.sub("&amp;", text))
 
 
 def _detail(finding: Finding) -> str:

@@ -24,11 +24,12 @@ from urllib.parse import quote, urlencode
 
 import requests
 from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, render_template, request, url_for
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sandbox.keys import SigningKey
 from sandbox.loader import PATIENTS_DIR
+from smart_app.markdown import render_markdown as _render_markdown
 
 logger = logging.getLogger("sandbox.ehr")
 
@@ -303,39 +304,8 @@ def draft_medication_request(patient_id: str, choice: dict[str, Any], per_day: s
 
 
 def render_markdown(text: str | None) -> Markup:
-    """Escaped text with the little markdown cards use: paragraphs, `- ` lists, **bold**, *em*, [links]."""
-    if not text:
-        return Markup("")
-    html: list[str] = []
-    in_list = False
-    for line in str(escape(text)).splitlines():
-        stripped = line.strip()
-        item = re.match(r"^[-*]\s+(.*)$", stripped)
-        if item and not in_list:
-            html.append("<ul>")
-            in_list = True
-        if not item and in_list:
-            html.append("</ul>")
-            in_list = False
-        content = _inline(item.group(1) if item else stripped)
-        if item:
-            html.append(f"<li>{content}</li>")
-        elif stripped:
-            html.append(f"<p>{content}</p>")
-    if in_list:
-        html.append("</ul>")
-    return Markup("\n".join(html))  # noqa: S704 - built only from escaped text
-
-
-def _inline(text: str) -> str:
-    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
-    text = re.sub(r"(?<![*\w])\*(?!\s)(.+?)(?<!\s)\*(?![*\w])", r"<em>\1</em>", text)
-    return re.sub(
-        r"\[([^\]]+)\]\((https?://[^)\s]+)\)",
-        r'<a href="\2" target="_blank" rel="noopener noreferrer">\1</a>',
-        text,
-    )
+    """Card markdown as an EHR shows it: CommonMark, with raw HTML escaped, never passed through."""
+    return _render_markdown(text) if text else Markup("")
 
 
 @bp.app_template_filter("markdown")

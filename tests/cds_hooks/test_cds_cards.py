@@ -124,7 +124,20 @@ def test_D2_patient_data_cannot_inject_html_into_detail(call, engine):
     )
     engine.assessment = replace(assessment, findings=(first,))
     (card,) = all_cards(call, PV, hook_body())
-    assert "<script>" not in card["detail"] and "&lt;script&gt;" in card["detail"]
+    assert "<script>" not in card["detail"] and "<b>" not in card["detail"]
+    assert "&lt;script>alert(1)&lt;/script>" in card["detail"]
+
+
+def test_D2_comparisons_in_detail_stay_readable_as_plain_text(call, engine):
+    from dataclasses import replace
+
+    assessment = cds_builders.eligible_with_gaps()
+    first = replace(
+        assessment.findings[1], detail="Threshold: SALT >= 50; eGFR < 30; A & B; &amp; stays text"
+    )
+    engine.assessment = replace(assessment, findings=(first,))
+    (card,) = all_cards(call, PV, hook_body())
+    assert card["detail"].startswith("Threshold: SALT >= 50; eGFR < 30; A & B; &amp;amp; stays text")
 
 
 def test_D3_source_label_absolute_url_and_topic_coding(call, engine):

@@ -42,7 +42,7 @@ CARD = {
     "summary": "Platelets below 50 x10^9/L",
     "indicator": "critical",
     "source": {"label": "Litfulo label", "url": "https://example.org/litfulo"},
-    "detail": "**Interrupt** ritlecitinib.\n- repeat CBC\n`Observation/o1`\n<script>alert(1)</script>",
+    "detail": "**Interrupt** ritlecitinib.\n\n- repeat CBC\n\n`Observation/o1`\n\n<script>alert(1)</script>",
     "suggestions": [{"label": "Order CBC", "uuid": "5d3c1d1a-1a7e-4c55-9b37-7a8a4c4f2b22"}],
     "overrideReasons": [
         {"code": "patient-declined", "system": "http://example.org/reasons", "display": "Declined"}

@@ -360,7 +360,17 @@ def pregnancy_check(ctx: Context, drug: str) -> Check:
             facts=(fact,) if fact else (),
             decisive=False,
         )
-    return Check("pregnancy", "Not pregnant", MET, drug, value="no pregnancy documented", decisive=False)
+    # A met row carries the drug's pregnancy fact too, as the TB and infection rows do, so that the
+    # row (and an eligible verdict resting on it) shows when that fact is unverified.
+    return Check(
+        "pregnancy",
+        "Not pregnant",
+        MET,
+        drug,
+        value="no pregnancy documented",
+        facts=(fact,) if fact else (),
+        decisive=False,
+    )
 
 
 def infection_evidence(ctx: Context) -> tuple[Evidence, ...]:

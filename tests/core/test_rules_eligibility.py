@@ -111,3 +111,14 @@ def test_not_eligible_verdict_rests_on_the_failing_line_only() -> None:
     assert renal.status == "met" and renal.verified is False
     verdict = assessment.by_id("eligibility.not_eligible")
     assert verdict is not None and verdict.verified is True
+
+
+def test_met_not_pregnant_line_is_unverified_when_the_drugs_pregnancy_fact_is() -> None:
+    assessment = evaluate(patient(), AS_OF, KNOWLEDGE, proposed=(start_order("deuruxolitinib", 8),))
+    pregnancy = next(i for i in assessment.eligibility if i.key == "pregnancy")
+    assert pregnancy.status == "met" and pregnancy.verified is False
+
+
+def test_met_not_pregnant_line_is_verified_when_the_drugs_pregnancy_fact_is() -> None:
+    pregnancy = next(i for i in baricitinib_start().eligibility if i.key == "pregnancy")
+    assert pregnancy.status == "met" and pregnancy.verified is True

@@ -2,6 +2,9 @@
 # Configure with AA_JAK_* environment variables or a YAML file named by AA_JAK_CONFIG_FILE;
 # AA_JAK_SECRET_KEY is required (the server refuses to start without it outside dev mode).
 # The development sandbox (sandbox/, sekmet-fhir, synthetic patients) is deliberately not in the image.
+# The schema migrations ship inside the storage package (storage/migrations/). `aa-jak serve` upgrades
+# the database schema at start, once, before its workers (PostgreSQL: under an advisory lock, so
+# replicas may start together); `aa-jak db upgrade` does the same as a separate step, e.g. a release job.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

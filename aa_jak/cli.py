@@ -5,6 +5,7 @@
     aa-jak load-patients --fhir URL [--as-of DATE]       synthetic patients into a FHIR server
     aa-jak assess BUNDLE.json [--as-of DATE] [--json]    findings for one patient bundle
     aa-jak feedback-report                               what clinicians did with the cards
+    aa-jak db upgrade | current                          the database schema's revision
     aa-jak check-knowledge                               validate the knowledge file
 
 Imports are lazy: `serve` must set PROMETHEUS_MULTIPROC_DIR before prometheus_client is
@@ -24,7 +25,11 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aa_jak.settings import Settings
+    from storage.migrate import SchemaStatus
 
 
 def _iso_date(value: str) -> date:
@@ -120,14 +125,13 @@ def build_server(
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aa_jak.settings import DEV_MODE_WARNING, Settings, SettingsError
+    """Upgrades the database schema before the workers start (see `cmd_db`)."""
+    from aa_jak.settings import DEV_MODE_WARNING
 
     if args.dev:
         os.environ["AA_JAK_DEV_MODE"] = "true"
-    try:
-        settings = Settings()  # fail here, once, rather than in every worker
-    except (SettingsError, ValueError) as exc:
-        print(f"aa-jak: configuration error: {exc}", file=sys.stderr)
+    settings = _settings(serving=True)  # fail here, once, rather than in every worker
+    if settings is None:
         return 2
     if not settings.secret_key.get_secret_value():
         if not settings.dev_mode:
@@ -147,6 +151,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+    # Once, in the master: the workers then find the schema they need.
+    if _database_status(settings.database_url, upgrade=True) is None:
+        return 1
     _prepare_metrics_dir()
     build_server(args.host, args.port, args.workers, threads=args.threads).run()
     return 0
@@ -280,21 +287,85 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
 def cmd_feedback_report(args: argparse.Namespace) -> int:
     """Reads the database named by the settings (AA_JAK_DATABASE_URL or the config file)."""
-    from aa_jak.settings import Settings, SettingsError
     from cds_hooks import feedback_report_text
     from storage import Storage
+    from storage.migrate import SchemaError
 
-    try:
-        settings = Settings()
-    except (SettingsError, ValueError) as exc:
-        print(f"aa-jak: configuration error: {exc}", file=sys.stderr)
+    settings = _settings()
+    if settings is None:
         return 2
-    store = Storage(settings.database_url)  # no secret key: the report reads no protected value
+    try:
+        store = Storage(settings.database_url)  # no secret key: the report reads no protected value
+    except SchemaError as exc:
+        print(f"aa-jak: database: {exc}", file=sys.stderr)
+        return 1
     try:
         print(feedback_report_text(store), end="")
     finally:
         store.close()
     return 0
+
+
+# --- database ---------------------------------------------------------------------------------
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """`db upgrade` brings the schema of the configured database to this version's head revision
+    (PostgreSQL: under an advisory lock, so replicas may run it together); `db current` only looks.
+    Exit status 1 unless the schema is at head afterwards, so scripts can check with `db current`.
+    """
+    from sqlalchemy.engine import make_url
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    status = _database_status(settings.database_url, upgrade=args.action == "upgrade")
+    if status is None:
+        return 1
+    print(f"database: {make_url(settings.database_url).render_as_string(hide_password=True)}")
+    print(f"revision: {status}")
+    return 0 if status.up_to_date else 1
+
+
+def _database_status(database_url: str, *, upgrade: bool) -> SchemaStatus | None:
+    """The schema's status, after upgrading it if asked; None once the reason it failed is printed."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage import migrate
+    from storage.engine import engine_for
+
+    try:
+        with engine_for(database_url) as engine:
+            if upgrade:
+                before = migrate.upgrade(engine)
+                if not before.up_to_date:
+                    print(
+                        f"aa-jak: database schema upgraded from revision {before.revision or 'none'} "
+                        f"to {before.head}",
+                        file=sys.stderr,
+                    )
+            return migrate.status(engine)
+    except (ValueError, migrate.SchemaError, SQLAlchemyError) as exc:
+        print(f"aa-jak: database: {exc}", file=sys.stderr)
+        return None
+
+
+def _settings(*, serving: bool = False) -> Settings | None:
+    """The settings; None once the configuration error is printed.
+
+    `serving` adds the checks `create_app` makes, so that `serve` reports them once, plainly,
+    instead of every gunicorn worker failing with a traceback.
+    """
+    from aa_jak.settings import Settings, SettingsError, refuse_plain_http
+
+    try:
+        settings = Settings()
+        if serving:
+            refuse_plain_http(settings)
+        return settings
+    except (SettingsError, ValueError) as exc:
+        print(f"aa-jak: configuration error: {exc}", file=sys.stderr)
+        return None
 
 
 def cmd_check_knowledge(args: argparse.Namespace) -> int:
@@ -371,6 +442,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("feedback-report", help="summarise CDS card feedback")
     report.set_defaults(func=cmd_feedback_report)
+
+    db = sub.add_parser("db", help="the database schema: upgrade it, or show its revision")
+    db_actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    db_actions.add_parser("upgrade", help="upgrade the schema to this version's revision (head)")
+    db_actions.add_parser("current", help="show the schema's revision; exit status 1 unless at head")
+    db.set_defaults(func=cmd_db)
 
     check = sub.add_parser("check-knowledge", help="load and validate the knowledge file")
     check.add_argument("--file", type=Path, default=None, help="a knowledge file other than the packaged one")

@@ -148,6 +148,8 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     # urllib3 logs every request line at DEBUG with its path: FHIR ids (`GET /fhir/Patient/<id>`)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # alembic says "Context impl ..." at every schema check; storage.migrate logs real upgrades
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def gunicorn_logconfig(level: str = "INFO") -> dict[str, Any]:

@@ -183,7 +183,7 @@ def _refuse(
 ) -> NoReturn:
     shown = ", ".join(value[:60] for value in theirs[:10])  # the server's values, bounded for page and log
     logger.warning(
-        "SMART launch stopped before authorization: %s is configured for %s, but its discovery lists only "
+        "SMART launch stopped before sign-in: %s is configured for %s, but its discovery lists only "
         "these %s: %r",
         client.iss,
         ours,

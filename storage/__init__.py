@@ -1,5 +1,6 @@
 """The one storage module (SQLAlchemy 2.x): SMART launch state and context, the CDS `jti` replay
-cache, cards issued and their feedback, and the audit trail. See `Storage`."""
+cache, cards issued and their feedback, and the audit trail. See `Storage`; the schema's Alembic
+migrations are run by `storage.migrate`."""
 
 from storage.extension import get_storage as get_storage
 from storage.extension import init_app as init_app

@@ -10,7 +10,7 @@ EXTENSION_KEY = "storage"
 
 
 def init_app(app: Flask) -> Storage:
-    """Open the database named by `app.config["SETTINGS"].database_url` and create its tables."""
+    """Open the database named by `app.config["SETTINGS"].database_url` (see `Storage` for its schema)."""
     settings = app.config["SETTINGS"]
     storage = Storage(settings.database_url, secret_key=app.config.get("SECRET_KEY"))
     app.extensions[EXTENSION_KEY] = storage

@@ -10,15 +10,15 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from storage import schema
+from storage import migrate, schema
+from storage.engine import open_engine
 from storage.records import AuditRecord, FeedbackItem, FeedbackStat, LaunchContext, LaunchState
 from storage.report import feedback_report
 from storage.secrets_box import SecretBox
@@ -26,34 +26,32 @@ from storage.secrets_box import SecretBox
 logger = logging.getLogger(__name__)
 
 _JTI_PURGE_INTERVAL = timedelta(minutes=5)
-# Any constant works; it only has to be the same for every replica creating the tables.
-_CREATE_TABLES_LOCK = 0x4A414B
-SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
 class Storage:
     """Launch state and context, the CDS `jti` replay cache, cards issued, feedback and audit.
 
     `secret_key` (the Flask SECRET_KEY) protects tokens and PKCE verifiers at rest; without it the
-    SMART launch methods raise `RuntimeError`. Creates the tables if they do not exist.
+    SMART launch methods raise `RuntimeError`.
+
+    An embedded SQLite database is brought to the newest schema revision on opening. A PostgreSQL
+    database, shared by replicas, is only checked: its schema changes through `aa-jak serve` or
+    `aa-jak db upgrade` (`storage.migrate.upgrade`), never as a side effect of, say, a report:
+    `storage.migrate.SchemaError` when it is not at this version's revision.
     """
 
     def __init__(self, url: str, secret_key: str | bytes | None = None) -> None:
-        parsed = make_url(url)
-        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError("database URL must be sqlite:// or postgresql+psycopg://")
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        if parsed.get_backend_name() == "sqlite":
-            # A SQLite connection cannot go stale, so no ping before each use (one query saved per call).
-            self._engine = sa.create_engine(parsed)
-            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-        else:
-            # The server may drop idle connections (restarts, failover, proxies): ping before use.
-            self._engine = sa.create_engine(parsed, pool_pre_ping=True)
+        self._engine = open_engine(url)
+        try:
+            if self._engine.dialect.name == "sqlite":
+                migrate.upgrade(self._engine)
+            else:
+                migrate.require_up_to_date(self._engine)
+        except Exception:
+            self._engine.dispose()
+            raise
         self._box = SecretBox(secret_key) if secret_key else None
         self._next_jti_purge: datetime | None = None
-        self._create_tables()
 
     def close(self) -> None:
         self._engine.dispose()
@@ -323,14 +321,6 @@ class Storage:
             )
         return self._box
 
-    def _create_tables(self) -> None:
-        with self._engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # Replicas starting together would otherwise race between "exists?" and CREATE TABLE.
-                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_CREATE_TABLES_LOCK)))
-            _key_card_issued_per_finding(connection)
-            schema.metadata.create_all(connection)
-
     def _insert_cards(
         self,
         connection: Connection,
@@ -366,39 +356,6 @@ class Storage:
             connection.execute(sa.delete(schema.jti_seen).where(schema.jti_seen.c.expires_at <= now))
 
 
-def _key_card_issued_per_finding(connection: Connection) -> None:
-    """Upgrade a `card_issued` keyed by (service, card) only, which kept one finding per grouped card.
-
-    The rows are kept; the primary key becomes (service, card, finding).
-    """
-    inspector = sa.inspect(connection)
-    if not inspector.has_table("card_issued"):
-        return
-    primary_key = inspector.get_pk_constraint("card_issued")
-    if "finding_id" in primary_key["constrained_columns"]:
-        return
-    logger.info("storage: keying card_issued by (service, card, finding)")
-    if connection.dialect.name == "postgresql":
-        connection.execute(
-            sa.text(
-                f'ALTER TABLE card_issued DROP CONSTRAINT "{primary_key["name"]}", '
-                "ADD PRIMARY KEY (service_id, card_uuid, finding_id)"
-            )
-        )
-        return
-    # SQLite cannot change a primary key: move the rows to a new table. Indexes keep their
-    # names through a rename, so they go first.
-    for index in inspector.get_indexes("card_issued"):
-        connection.execute(sa.text(f'DROP INDEX "{index["name"]}"'))
-    connection.execute(sa.text("ALTER TABLE card_issued RENAME TO card_issued_unkeyed"))
-    schema.card_issued.create(connection)
-    columns = ", ".join(column.name for column in schema.card_issued.columns)
-    connection.execute(
-        sa.text(f"INSERT INTO card_issued ({columns}) SELECT {columns} FROM card_issued_unkeyed")  # noqa: S608
-    )
-    connection.execute(sa.text("DROP TABLE card_issued_unkeyed"))
-
-
 def _insert_ignoring_duplicates(connection: Connection, table: sa.Table) -> Any:
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()
@@ -415,21 +372,3 @@ def _audit_values(record: AuditRecord) -> dict[str, Any]:
         "latency_ms": record.latency_ms,
         "finding_ids": list(record.finding_ids),
     }
-
-
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """Per SQLite connection: write-ahead log, fsync at checkpoints only, wait for a locked database.
-
-    WAL lets readers run beside the one writer (several gunicorn workers share the file), and
-    with `synchronous=NORMAL` a commit appends to the log without an fsync: a commit can be lost
-    on power failure (never corrupt the database), which is acceptable for cards, feedback and
-    audit rows, and it removes two fsyncs from every CDS call. `busy_timeout` makes a writer
-    wait for another's lock instead of failing at once.
-    """
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")  # a no-op ("memory") for in-memory databases
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    finally:
-        cursor.close()

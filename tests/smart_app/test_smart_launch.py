@@ -19,6 +19,8 @@ from smart_fakes import (
     s256,
 )
 
+from aa_jak.logs import redact
+
 REQUIRED_AUTHORIZE_PARAMS = (
     "response_type",
     "client_id",
@@ -273,6 +275,8 @@ def test_client_auth_mismatch_is_logged_as_a_warning_without_the_secret(client, 
     assert record.levelname == "WARNING"
     assert SYM_ISS in message and "client_secret_basic" in message and "private_key_jwt" in message
     assert "s3cret" not in message
+    # The server stays named after the log redaction that every handler applies.
+    assert SYM_ISS in redact(message)
 
 
 def test_server_values_on_the_client_auth_page_are_escaped(client, rsps):

@@ -1,7 +1,7 @@
 """Storage tests run on SQLite and, when `AA_JAK_TEST_POSTGRES_URL` names a reachable server, PostgreSQL.
 
 Each PostgreSQL test gets a schema of its own (via `search_path`), dropped afterwards, so
-parallel and repeated runs never see each other's rows.
+parallel and repeated runs never see each other's rows or tables.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from storage import Storage
+from storage import Storage, migrate
+from storage.engine import engine_for
 
 POSTGRES_URL_VARIABLE = "AA_JAK_TEST_POSTGRES_URL"
 SECRET_KEY = "storage-tests-secret-key"
@@ -45,20 +46,34 @@ def postgres_admin() -> Iterator[sa.Engine]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no tables."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'aa-jak.db'}"
-        return
-    admin: sa.Engine = request.getfixturevalue("postgres_admin")
+        return f"sqlite:///{tmp_path / 'aa-jak.db'}"
+    url: str = request.getfixturevalue("empty_postgres_url")
+    return url
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_admin: sa.Engine) -> Iterator[str]:
+    """A PostgreSQL schema of this test's own, first on the URL's `search_path`."""
     schema_name = f"aa_jak_test_{uuid.uuid4().hex[:16]}"
-    with admin.begin() as connection:
+    with postgres_admin.begin() as connection:
         connection.execute(sa.schema.CreateSchema(schema_name))
-    url = admin.url.update_query_dict({"options": f"-csearch_path={schema_name}"})
+    url = postgres_admin.url.update_query_dict({"options": f"-csearch_path={schema_name}"})
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        with admin.begin() as connection:
+        with postgres_admin.begin() as connection:
             connection.execute(sa.schema.DropSchema(schema_name, cascade=True))
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """A database upgraded to the newest schema revision, as `aa-jak serve` leaves it."""
+    with engine_for(empty_database_url) as engine:
+        migrate.upgrade(engine)
+    return empty_database_url
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from storage import AuditRecord, FeedbackItem, FeedbackStat, Storage
-from storage.store import SQLITE_BUSY_TIMEOUT_MS
+from storage.engine import SQLITE_BUSY_TIMEOUT_MS
 
 ISSUER = "https://sandbox.cds-hooks.org"
 
@@ -169,48 +169,6 @@ def test_sqlite_connections_use_the_write_ahead_log(tmp_path: Path) -> None:
             assert pragma("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
     finally:
         store.close()
-
-
-def test_a_card_table_keyed_per_card_is_upgraded_keeping_its_rows(
-    database_url: str, raw_database: sa.Engine, now: datetime
-) -> None:
-    """Databases from before cards were keyed per finding: the old rows stay, grouped cards now fit."""
-    old = sa.MetaData()
-    sa.Table(
-        "card_issued",
-        old,
-        sa.Column("service_id", sa.String(255), primary_key=True),
-        sa.Column("card_uuid", sa.String(255), primary_key=True),
-        sa.Column("hook_instance", sa.String(255), nullable=False),
-        sa.Column("finding_id", sa.String(255), nullable=False, index=True),
-        sa.Column("issued_at", sa.DateTime, nullable=False),
-    )
-    old.create_all(raw_database)
-    with raw_database.begin() as connection:
-        connection.execute(
-            old.tables["card_issued"].insert(),
-            [
-                {
-                    "service_id": "s",
-                    "card_uuid": "c1",
-                    "hook_instance": "h",
-                    "finding_id": "a",
-                    "issued_at": now.replace(tzinfo=None),
-                }
-            ],
-        )
-
-    store = Storage(database_url)
-    try:
-        store.record_cards("s", "h", [("c1", "a"), ("c1", "b")], now)
-        assert [(s.finding_id, s.cards_issued) for s in store.feedback_report()] == [("a", 1), ("b", 1)]
-    finally:
-        store.close()
-    assert sa.inspect(raw_database).get_pk_constraint("card_issued")["constrained_columns"] == [
-        "service_id",
-        "card_uuid",
-        "finding_id",
-    ]
 
 
 def _audit(at: datetime, hook_instance: str) -> AuditRecord:

@@ -25,7 +25,7 @@ def test_no_command_is_a_usage_error(capsys):
 
 
 @pytest.mark.parametrize(
-    "command", ["serve", "sandbox", "load-patients", "assess", "feedback-report", "check-knowledge"]
+    "command", ["serve", "sandbox", "load-patients", "assess", "feedback-report", "db", "check-knowledge"]
 )
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:

@@ -89,3 +89,14 @@ def test_serve_dev_runs_two_workers_with_shared_metrics_and_stops_on_sigterm(tmp
             output = process.communicate()[0].decode()
     assert process.returncode == 0
     assert "DEVELOPMENT MODE" in output
+
+
+def test_serve_refuses_plain_http_settings_outside_dev_mode_before_starting(clean_env, capsys):
+    clean_env.setenv("AA_JAK_SECRET_KEY", "a-secret-key-for-this-test-only")
+    clean_env.setenv(
+        "AA_JAK_SMART_CLIENTS",
+        '[{"iss": "http://ehr.example.org/fhir", "client_id": "app", "client_type": "public"}]',
+    )
+    assert cli.main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "smart_clients[0].iss" in err and "http://ehr.example.org/fhir" in err

@@ -79,6 +79,13 @@ def _reduced_dose_action(ctx: Context, drug: str, reduce: tuple[DoseChange, ...]
     ]
 
 
+def _already_reduced(dose_mg: float | None, reduce: tuple[DoseChange, ...]) -> bool:
+    """The ordered or current dose is at or below every reduced dose and reduces no further (1 mg)."""
+    if dose_mg is None or not reduce or any(c.from_mg == dose_mg for c in reduce):
+        return False
+    return dose_mg <= min(c.to_mg for c in reduce)
+
+
 def off_label(ctx: Context) -> list[Finding]:
     """`agent.off_label`.
 
@@ -335,7 +342,8 @@ def renal(ctx: Context) -> list[Finding]:
 
     Sources: baricitinib eGFR 30 to < 60 dose reduction, < 30 not recommended [S3, bands unverified];
     deuruxolitinib eGFR < 30 not recommended [S11]; ritlecitinib not recommended in ESRD (EU) [S10].
-    **When** the latest eGFR falls in the drug's reduction band, below its floor, or ESRD is on record.
+    **When** the latest eGFR falls in the drug's reduction band, below its floor, or ESRD is on record;
+    no reduction warning when the ordered or current dose is already a reduced one (baricitinib 1 mg).
     **Then** warning with the reduced dose / critical (hard stop on a proposed order).
     """
     out: list[Finding] = []
@@ -359,6 +367,8 @@ def renal(ctx: Context) -> list[Finding]:
     for check in checks_for(ctx, renal_check, "agent.renal.dose_reduction"):
         drug = check.drug or ""
         band, _ = renal_band(ctx, drug)
+        if band and _already_reduced(_dose(ctx, drug)[0], band.reduce):
+            continue
         actions = _reduced_dose_action(ctx, drug, band.reduce) if band else []
         doses = ", ".join(
             f"{number(c.from_mg)} -> {number(c.to_mg)} mg" for c in (band.reduce if band else ())

@@ -151,6 +151,22 @@ def test_baricitinib_egfr_59_reduces_dose_unverified() -> None:
     assert finding.actions[0].dose_mg == 1
 
 
+def test_baricitinib_egfr_45_order_already_at_1mg_gets_no_reduction_warning() -> None:
+    record = with_lab(patient(), "egfr", 45)
+    assert "agent.renal.dose_reduction" not in run(record, (start_order("baricitinib", 1),)).ids
+
+
+def test_baricitinib_egfr_45_on_1mg_therapy_gets_no_reduction_warning() -> None:
+    record = with_lab(patient(therapies=(episode("baricitinib", 140, 1),)), "egfr", 45)
+    assert "agent.renal.dose_reduction" not in run(record).ids
+
+
+def test_baricitinib_egfr_45_on_4mg_therapy_is_told_to_reduce_to_2mg() -> None:
+    record = with_lab(patient(therapies=(episode("baricitinib", 140, 4),)), "egfr", 45)
+    finding = run(record).by_id("agent.renal.dose_reduction")
+    assert finding is not None and finding.actions[0].dose_mg == 2
+
+
 def test_baricitinib_egfr_60_needs_no_reduction() -> None:
     assert (
         "agent.renal.dose_reduction"

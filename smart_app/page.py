@@ -63,6 +63,7 @@ class PageView:
     assessment: Any = None
     record: Any = None
     status_text: str = ""
+    status_verified: bool = True
     therapy_text: str | None = None
     alerts: list[Any] = field(default_factory=list)
     info: list[Any] = field(default_factory=list)
@@ -210,6 +211,8 @@ def build(ctx: Any, *, with_charts: bool = True) -> PageView:
     view.assessment = assessment
     view.record = record
     view.status_text = STATUS_TEXT.get(assessment.status, assessment.status)
+    # The headline repeats the eligibility verdict, so it says "verify" when the verdict does.
+    view.status_verified = all(f.verified for f in assessment.findings if f.id.startswith("eligibility."))
     view.therapy_text = _therapy_text(assessment, record)
     ranked = sorted(assessment.findings, key=lambda f: f.severity.rank)
     view.alerts = [f for f in ranked if f.severity.value in ("critical", "warning")]

@@ -203,3 +203,36 @@ def test_print_view_marks_the_checklist_line_resting_on_an_inferred_cyp2c9_statu
     body = client.get(launcher.launch() + "print").get_data(as_text=True)
     assert VERIFY_MARKER in _row(body, "print-eligibility", "cyp2c9")
     assert "Verify against" not in _row(body, "print-eligibility", "severity")
+
+
+def _with_verdict(monkeypatch: pytest.MonkeyPatch, *, verified: bool) -> None:
+    """The fake assessment as an eligible patient whose verdict is (un)verified."""
+    import smart_app.data as data
+    from clinical_core.findings import Category, Finding, Severity
+
+    verdict = Finding(
+        "eligibility.eligible", Category.AGENT, Severity.INFO, "Eligible", "detail", verified=verified
+    )
+
+    def evaluate(record, as_of, knowledge):
+        assessment = fake_evaluate(record, as_of, knowledge)
+        return replace(assessment, status="eligible", findings=(*assessment.findings, verdict))
+
+    monkeypatch.setattr(data, "evaluate", evaluate)
+
+
+def test_status_headline_says_verify_when_the_eligibility_verdict_is_unverified(
+    stub_core: None, monkeypatch: pytest.MonkeyPatch, launcher: Launcher, client
+):
+    _with_verdict(monkeypatch, verified=False)
+    body = client.get(launcher.launch()).get_data(as_text=True)
+    status = body.split('id="status"', 1)[1].split("</section>", 1)[0]
+    assert "Eligible" in status and "Verify against current prescribing information" in status
+
+
+def test_status_headline_has_no_verify_note_when_the_verdict_is_verified(
+    stub_core: None, monkeypatch: pytest.MonkeyPatch, launcher: Launcher, client
+):
+    _with_verdict(monkeypatch, verified=True)
+    body = client.get(launcher.launch()).get_data(as_text=True)
+    assert 'id="status-verify"' not in body

@@ -3,7 +3,8 @@
 - `GET /healthz`: the process is up (liveness). Touches nothing else.
 - `GET /readyz`: the app's storage answers `ping()` (readiness); 503 when it does not.
 - `GET /metrics`: Prometheus text format (request count and latency per endpoint and status,
-  plus whatever other modules register in the default registry, e.g. `cds_hooks/metrics.py`).
+  plus whatever other modules register in the default registry, e.g. `cds_hooks/metrics.py`);
+  behind a bearer token when `settings.metrics_token` is set (checked in `aa_jak.app`).
 
 Every request gets one log line (method, route, path without query string, status,
 duration, request id) and is counted. The `endpoint` label is the route template

@@ -109,7 +109,7 @@ def build_server(
 
     factory = app_factory or default_factory
 
-    class AaJakGunicorn(BaseApplication):  # type: ignore[misc]
+    class AaJakGunicorn(BaseApplication):
         def __init__(self) -> None:
             self.options = options
             super().__init__()

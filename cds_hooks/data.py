@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from cds_hooks.errors import BadRequest, PreconditionFailed
@@ -134,7 +135,7 @@ def collect(
     fetched = _run(lambda: client.search_many(to_search) if to_search else {}, missing)
     results.update({key: list(fetched.get(key) or []) for key in to_search})
     for key, bundle in to_continue.items():
-        more = _run(lambda bundle=bundle: client.continue_bundle(bundle), [key])
+        more = _run(partial(client.continue_bundle, bundle), [key])
         results[key] = _dedupe(results[key] + list(more))
     return results
 

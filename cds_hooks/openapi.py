@@ -204,7 +204,7 @@ def openapi_document(version: str, services: list[tuple[str, str]]) -> dict[str,
         "required": True,
         "schema": {"enum": [sid for sid, _ in services]},
     }
-    auth = [{"cdsClientJwt": []}]
+    auth: list[dict[str, list[str]]] = [{"cdsClientJwt": []}]
     common_errors = {"401": _error("Missing or invalid client JWT"), "404": _error("Unknown service")}
     return {
         "openapi": "3.1.0",

@@ -27,8 +27,11 @@ from cds_hooks.codes import finding_topic, override_reasons
 from cds_hooks.models import (
     SUMMARY_MAX,
     Action,
+    ActionType,
     Card,
+    Indicator,
     Link,
+    LinkType,
     SelectionBehavior,
     Source,
     Suggestion,
@@ -125,7 +128,7 @@ def _card(finding: Finding, ctx: RenderContext) -> Card:
         uuid=ctx.new_uuid(),
         summary=finding.summary,
         detail=_detail(finding),
-        indicator=indicator.value,
+        indicator=Indicator(indicator.value),
         source=_source(finding),
         suggestions=tuple(suggestions) or None,
         selectionBehavior=_behaviour(suggestions, exclusive),
@@ -148,18 +151,18 @@ def _group_card(findings: list[Finding], ctx: RenderContext) -> Card:
         uuid=ctx.new_uuid(),
         summary=summary,
         detail=parts,
-        indicator=Severity.INFO.value,
+        indicator=Indicator.INFO,
         source=_source(first_cited, topic=False) if first_cited else Source(label=PRODUCT_LABEL),
         suggestions=tuple(suggestions) or None,
-        selectionBehavior=SelectionBehavior.ANY.value if suggestions else None,
+        selectionBehavior=SelectionBehavior.ANY if suggestions else None,
         links=tuple(_links(findings, ctx)),
     )
 
 
-def _behaviour(suggestions: list[Suggestion], exclusive: bool) -> str | None:
+def _behaviour(suggestions: list[Suggestion], exclusive: bool) -> SelectionBehavior | None:
     if not suggestions:
         return None
-    return (SelectionBehavior.AT_MOST_ONE if exclusive else SelectionBehavior.ANY).value
+    return SelectionBehavior.AT_MOST_ONE if exclusive else SelectionBehavior.ANY
 
 
 def _truncate(text: str) -> str:
@@ -225,13 +228,13 @@ def _links(findings: list[Finding], ctx: RenderContext) -> list[Link]:
         Link(
             label="Open the AA-JAK app",
             url=f"{ctx.public_base_url.rstrip('/')}/app/launch",
-            type="smart",
+            type=LinkType.SMART,
             appContext=json.dumps(app_context, separators=(",", ":")),
         )
     ]
     cited = next((c for f in findings for c in f.citations if c.url and _absolute(c.url)), None)
     if cited is not None and cited.url:
-        links.append(Link(label=_truncate_label(cited.label), url=cited.url, type="absolute"))
+        links.append(Link(label=_truncate_label(cited.label), url=cited.url, type=LinkType.ABSOLUTE))
     return links
 
 
@@ -286,7 +289,9 @@ def _suggestion(action: CoreAction, finding: Finding, ctx: RenderContext) -> Sug
             uuid=ctx.new_uuid(),
             actions=(
                 Action(
-                    type="create", description=action.label, resource=_service_request(action, finding, ctx)
+                    type=ActionType.CREATE,
+                    description=action.label,
+                    resource=_service_request(action, finding, ctx),
                 ),
             ),
         )
@@ -296,7 +301,7 @@ def _suggestion(action: CoreAction, finding: Finding, ctx: RenderContext) -> Sug
             return Suggestion(
                 label=action.label,
                 uuid=ctx.new_uuid(),
-                actions=(Action(type="delete", description=action.label, resourceId=target),),
+                actions=(Action(type=ActionType.DELETE, description=action.label, resourceId=target),),
             )
         return None
     if action.kind is ActionKind.CHANGE_DOSE and action.dose_mg is not None:
@@ -309,7 +314,7 @@ def _remove_suggestion(reference: str, ctx: RenderContext) -> Suggestion:
     return Suggestion(
         label=label,
         uuid=ctx.new_uuid(),
-        actions=(Action(type="delete", description=f"{label} ({reference})", resourceId=reference),),
+        actions=(Action(type=ActionType.DELETE, description=f"{label} ({reference})", resourceId=reference),),
     )
 
 
@@ -366,7 +371,7 @@ def _change_dose(action: CoreAction, finding: Finding, ctx: RenderContext) -> Su
         return Suggestion(
             label=action.label,
             uuid=ctx.new_uuid(),
-            actions=(Action(type="update", description=action.label, resource=draft),),
+            actions=(Action(type=ActionType.UPDATE, description=action.label, resource=draft),),
         )
     active = ctx.known.get(target or "")
     if active is None or active.get("resourceType") != "MedicationRequest":
@@ -394,7 +399,7 @@ def _change_dose(action: CoreAction, finding: Finding, ctx: RenderContext) -> Su
     return Suggestion(
         label=action.label,
         uuid=ctx.new_uuid(),
-        actions=(Action(type="create", description=action.label, resource=new),),
+        actions=(Action(type=ActionType.CREATE, description=action.label, resource=new),),
     )
 
 

@@ -22,7 +22,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlencode
 
 import jwt
@@ -89,6 +89,19 @@ class Grant:
     seen: dict[str, Any] = field(default_factory=dict)
 
 
+class TokenRequest(TypedDict):
+    form: dict[str, str]
+    authorization: str | None
+
+
+class SmartLog(TypedDict):
+    """What the server was asked, for test assertions (`app.config["SMART_LOG"]`)."""
+
+    authorize: list[dict[str, str]]  # the parameters of each authorize request
+    authorize_method: list[str]  # its HTTP method
+    token: list[TokenRequest]
+
+
 def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
@@ -121,7 +134,8 @@ def create_smart_server(
     refresh: dict[str, Grant] = {}
     used_jti: set[str] = set()
     # For test assertions: authorize parameters, the HTTP method of each authorize request, token forms.
-    app.config["SMART_LOG"] = log = {"authorize": [], "authorize_method": [], "token": []}
+    log: SmartLog = {"authorize": [], "authorize_method": [], "token": []}
+    app.config["SMART_LOG"] = log
 
     def oauth_error(error: str, description: str, status: int = 400) -> tuple[Response, int]:
         return jsonify(error=error, error_description=description), status

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -40,7 +41,7 @@ class SmartAppState:
         self.redirect_uri = settings.public_base_url.rstrip("/") + "/app/callback"
         self._knowledge: Any = None
         # Replaceable in tests.
-        self.now = lambda: datetime.now(UTC)
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.knowledge_loader = _load_default_knowledge
         self.storage_override: Any = None  # a storage object with the `storage` API (tests)
         self.record_types_override: tuple[Any, Any] | None = None  # (LaunchState, LaunchContext) (tests)

@@ -8,9 +8,10 @@ chart only draws what it is given.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol
 
 import pygal
 from markupsafe import Markup
@@ -35,6 +36,19 @@ STYLE = Style(
 )
 
 
+class _Element(Protocol):
+    """The part of an lxml (or xml.etree) element used here; pygal itself is untyped."""
+
+    @property
+    def tag(self) -> object: ...  # a str for elements; comments have a non-str tag
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...
+
+    def iter(self, *tags: str) -> Iterator[_Element]: ...
+
+
 @dataclass(frozen=True)
 class Point:
     when: date
@@ -53,11 +67,11 @@ class ChartSpec:
     y_range: tuple[float, float] | None = None
 
 
-def _tag(el: object) -> str:
+def _tag(el: _Element) -> str:
     return str(el.tag).removeprefix(SVG_NS)
 
 
-def _classes(el: object) -> list[str]:
+def _classes(el: _Element) -> list[str]:
     return (el.get("class") or "").split()
 
 
@@ -123,7 +137,7 @@ def render(spec: ChartSpec) -> Markup:
     return Markup(svg)  # noqa: S704 - built by pygal from our numbers and our labels, scripts removed
 
 
-def _mark_points(tree: object, key: str, points: list[Point]) -> None:
+def _mark_points(tree: _Element, key: str, points: list[Point]) -> None:
     overlay = next((g for g in tree.iter(f"{SVG_NS}g", "g") if "overlay" in _classes(g)), None)
     if overlay is None:
         return

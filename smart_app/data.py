@@ -105,7 +105,7 @@ def read_medications(client: Any, ids: list[str]) -> list[dict[str, Any]]:
         try:
             results = client.search_many(pending)
         except FhirNotFound as exc:
-            if getattr(exc, "key", None) not in pending:
+            if exc.key is None or exc.key not in pending:
                 raise
             del pending[exc.key]  # and read the rest again: rare, and never more than len(ids) rounds
             continue
@@ -136,13 +136,13 @@ def fetch(client: Any, patient_id: str, granted: ScopeSet, knowledge: Any, now: 
 
 
 def build_record(resources: list[dict[str, Any]]) -> Any:
-    from clinical_core import build_record as core_build_record  # type: ignore[attr-defined]
+    from clinical_core import build_record as core_build_record
 
     return core_build_record(resources)
 
 
 def evaluate(record: Any, as_of: date, knowledge: Any) -> Any:
-    from clinical_core import evaluate as core_evaluate  # type: ignore[attr-defined]
+    from clinical_core import evaluate as core_evaluate
 
     return core_evaluate(record, as_of=as_of, knowledge=knowledge)
 

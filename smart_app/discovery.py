@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -45,7 +45,7 @@ def _resolve(iss: str, url: object) -> str | None:
     return resolved if resolved.startswith(("https://", "http://")) else None
 
 
-def _strings(doc: dict, key: str) -> tuple[str, ...]:
+def _strings(doc: Mapping[str, object], key: str) -> tuple[str, ...]:
     value = doc.get(key) or ()
     return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 

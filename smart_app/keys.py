@@ -41,15 +41,15 @@ def _key_from_jwk(jwk: dict[str, Any]) -> SigningKey:
     if not kid:
         raise ValueError("smart_private_jwks_file: every key needs a `kid`")
     if jwk.get("kty") == "RSA":
-        key = RSAAlgorithm.from_jwk(jwk)
-        if not isinstance(key, rsa.RSAPrivateKey):
+        rsa_key = RSAAlgorithm.from_jwk(jwk)
+        if not isinstance(rsa_key, rsa.RSAPrivateKey):
             raise ValueError(f"smart_private_jwks_file: key {kid} is not a private RSA key")
-        return SigningKey(kid, "RS384", key)
+        return SigningKey(kid, "RS384", rsa_key)
     if jwk.get("kty") == "EC" and jwk.get("crv") == "P-384":
-        key = ECAlgorithm.from_jwk(jwk)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
+        ec_key = ECAlgorithm.from_jwk(jwk)
+        if not isinstance(ec_key, ec.EllipticCurvePrivateKey):
             raise ValueError(f"smart_private_jwks_file: key {kid} is not a private EC key")
-        return SigningKey(kid, "ES384", key)
+        return SigningKey(kid, "ES384", ec_key)
     raise ValueError(f"smart_private_jwks_file: key {kid} must be RSA or EC P-384")
 
 

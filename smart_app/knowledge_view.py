@@ -130,6 +130,11 @@ def lab_codes(knowledge: Any) -> list[tuple[str, str]]:
 def drug_label(knowledge: Any, drug: str | None) -> str | None:
     if not drug:
         return None
+    return drug_display(knowledge, drug)
+
+
+def drug_display(knowledge: Any, drug: str) -> str:
+    """The drug's display name from the knowledge file, else its key."""
     return str(_get(knowledge, "drugs", drug, "display") or drug)
 
 

@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -28,6 +28,7 @@ import jwt
 import requests
 from authlib.common.urls import add_params_to_qs, add_params_to_uri
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.auth import ClientAuth
 
 from smart_app.discovery import SmartConfiguration
 from smart_app.errors import SmartError
@@ -126,7 +127,9 @@ def _token_session(
     if keys is None:
         raise SmartError.token_failed("no signing key is configured for private_key_jwt")
 
-    def private_key_jwt(auth: Any, method: str, uri: str, headers: dict, body: str) -> tuple[str, dict, str]:
+    def private_key_jwt(
+        auth: ClientAuth, method: str, uri: str, headers: MutableMapping[str, str], body: str | None
+    ) -> tuple[str, MutableMapping[str, str], str]:
         assertion = keys.client_assertion(client.client_id, uri, config.signing_algs)
         body = add_params_to_qs(
             body or "", [("client_assertion_type", ASSERTION_TYPE), ("client_assertion", assertion)]

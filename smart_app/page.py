@@ -175,7 +175,7 @@ def _threshold_lines(k: Any, drug: str | None, test: str) -> list[tuple[str, flo
     merged: dict[tuple[str, float], list[str]] = {}
     for d in drugs:
         for label, value in K.drug_thresholds(k, d, test):
-            merged.setdefault((label, value), []).append(K.drug_label(k, d))
+            merged.setdefault((label, value), []).append(K.drug_display(k, d))
     return [(f"{label} ({', '.join(names)}): {value:g}", value) for (label, value), names in merged.items()]
 
 

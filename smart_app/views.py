@@ -15,7 +15,7 @@ import re
 import secrets
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -248,6 +248,14 @@ def print_view(context_id: str) -> str:
     return render_template("smart_app/print.html", v=page.build(ctx, with_charts=False))
 
 
+class SaveAnswer(TypedDict):
+    """Why the EHR did not save the score, shown above the form."""
+
+    status: int
+    title: str
+    lines: list[str]
+
+
 @bp.route("/c/<context_id>/salt", methods=["GET", "POST"])
 def salt(context_id: str) -> Response | str | tuple[str, int]:
     state = C.app_state()
@@ -275,9 +283,9 @@ def salt(context_id: str) -> Response | str | tuple[str, int]:
     form_id = valid_form_id(request.form.get("form_id"))
     losses, problems = parse_form(request.form)
     values = {k: request.form.get(f"loss_{k}", "") for k in ("vertex", "posterior", "right", "left")}
-    if form_id is None:
-        problems.append("The form is incomplete; open it again from the dashboard.")
-    if problems:
+    if form_id is None or problems:
+        if form_id is None:
+            problems.append("The form is incomplete; open it again from the dashboard.")
         return _salt_form(
             ctx, model, form_id=form_id or str(uuid.uuid4()), values=values, problems=problems
         ), 400
@@ -289,7 +297,7 @@ def salt(context_id: str) -> Response | str | tuple[str, int]:
         performer=ctx.fhir_user,
         effective=state.now(),
         identifier_system=state.settings.smart_salt_identifier_system,
-        identifier_value=str(form_id),
+        identifier_value=form_id,
     )
     invalid = validate_r4(obs)
     if invalid:
@@ -308,7 +316,7 @@ def salt(context_id: str) -> Response | str | tuple[str, int]:
             ctx, lambda fhir: fhir.create(obs, if_none_exist=if_none_exist), translate=False
         )
     except FhirForbidden as exc:
-        answer = {
+        answer: SaveAnswer = {
             "status": 403,
             "title": "The EHR refused to save the score (403 Forbidden).",
             "lines": outcome_text(exc.operation_outcome),
@@ -327,7 +335,13 @@ def salt(context_id: str) -> Response | str | tuple[str, int]:
 
 
 def _salt_form(
-    ctx: Any, model: Any, *, form_id: str, values: dict, problems: list[str], answer: dict | None = None
+    ctx: Any,
+    model: Any,
+    *,
+    form_id: str,
+    values: dict[str, str],
+    problems: list[str],
+    answer: SaveAnswer | None = None,
 ) -> str:
     return render_template(
         "smart_app/salt.html",

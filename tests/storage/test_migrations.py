@@ -128,6 +128,11 @@ def test_adopting_a_card_table_keyed_per_card_keys_it_per_finding_keeping_its_ro
 
         primary_key = sa.inspect(engine).get_pk_constraint("card_issued")["constrained_columns"]
         assert primary_key == ["service_id", "card_uuid", "finding_id"]
+        with engine.connect() as connection:  # the old row itself, read before anything writes again
+            kept = connection.execute(
+                sa.select(schema.card_issued.c.card_uuid, schema.card_issued.c.finding_id)
+            )
+            assert [tuple(r) for r in kept] == [("c1", "a")]
     store = Storage(empty_database_url)
     try:
         store.record_cards("s", "h", [("c1", "a"), ("c1", "b")], now)  # a grouped card now fits

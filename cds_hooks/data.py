@@ -140,33 +140,154 @@ def collect(
     return results
 
 
-def resolve_medications(
-    resources: list[dict[str, Any]], source: FhirSource | None, client_factory: ClientFactory
-) -> list[dict[str, Any]]:
-    """Medications referenced by MedicationRequest/Statement but not contained or prefetched.
+# A prefetched MedicationRequest/Statement in one of these statuses is what the patient takes now:
+# the rules must know its medication (interactions, current dose). Other statuses are history; an
+# unresolved one is fetched when possible and otherwise listed by the core as uninterpretable.
+_CURRENT = frozenset({"active", "on-hold"})
+# A literal reference to a Medication, relative or absolute, optionally versioned (as the core reads it).
+_MEDICATION_REFERENCE = re.compile(
+    r"(?P<base>.*/)?Medication/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?"
+)
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_NOT_IN_REQUEST = "not contained, prefetched or in draftOrders"
+_MAX_NAMED = 5
 
-    `_include` is outside the prefetch query subset (C2), so the service reads
-    them itself when it can. Without a FHIR server they stay unresolved and the
-    core reports the order as uninterpretable rather than guessing.
+
+@dataclass(frozen=True)
+class _Wanted:
+    """A Medication reference the core cannot resolve from the request alone."""
+
+    label: str  # shown in the 412: "Medication/x", "#x" or "the medicationReference of Type/id"
+    role: str  # "draft order", "current medication" or "past medication"
+    medication: str | None  # "Medication/x" to fetch; None when no FHIR server could resolve it
+    problem: str = ""  # why it cannot be fetched, when `medication` is None
+
+
+def resolve_medications(
+    resources: list[dict[str, Any]],
+    drafts: list[dict[str, Any]],
+    source: FhirSource | None,
+    client_factory: ClientFactory,
+    no_source_reason: str,
+) -> list[dict[str, Any]]:
+    """Medications referenced by MedicationRequest/Statement but not contained, prefetched or drafted.
+
+    `_include` is outside the prefetch query subset (C2), so the service reads them itself when
+    it can. A reference the rules need (a draft order's, or a current medication's) that cannot
+    be resolved gives 412 naming it and saying why (C6): the core cannot identify such an order,
+    so answering would be a silent all-clear at order-sign. A past medication's reference is
+    fetched when possible and otherwise left to the core, which lists it as uninterpretable.
+    `no_source_reason` says why `source` is None.
     """
-    have = {f"Medication/{r.get('id')}" for r in resources if r.get("resourceType") == "Medication"}
-    wanted: list[str] = []
-    for resource in resources:
-        if resource.get("resourceType") not in ("MedicationRequest", "MedicationStatement"):
-            continue
-        reference = (resource.get("medicationReference") or {}).get("reference")
-        if (
-            isinstance(reference, str)
-            and re.fullmatch(r"Medication/[A-Za-z0-9\-.]{1,64}", reference)
-            and reference not in have
-            and reference not in wanted
-        ):
-            wanted.append(reference)
-    if not wanted or source is None:
+    known = {
+        f"Medication/{r['id']}"
+        for r in (*resources, *drafts)
+        if r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)
+    }
+    base = source.base_url if source else None
+    wanted = [w for d in drafts if (w := _wanted(d, "draft order", known, base))]
+    wanted += [w for r in resources if (w := _wanted(r, _role(r), known, base))]
+    needed = [w for w in wanted if w.role != "past medication"]
+    unfetchable = [w for w in needed if w.medication is None]
+    if unfetchable:
+        raise _unresolved(unfetchable, "", "not fetchable")
+    to_fetch = list(dict.fromkeys(w.medication for w in wanted if w.medication))
+    if not to_fetch:
+        return []
+    if source is None:
+        if needed:
+            raise _unresolved(needed, f"{_NOT_IN_REQUEST}, and {no_source_reason}", "no usable fhirServer")
         return []
     client = client_factory(source)
-    queries = {f"medication:{i}": reference for i, reference in enumerate(wanted)}
-    fetched = _run(lambda: client.search_many(queries), ["medications"])
+    queries = {f"medication:{i}": reference for i, reference in enumerate(to_fetch)}
+    fetched = _fetch_medications(client, queries, wanted)
+    found = {f"Medication/{r.get('id')}" for r in fetched}
+    if missing := [w for w in needed if w.medication not in found]:
+        raise _unresolved(missing, "the FHIR server did not return it", "not returned")
+    return fetched
+
+
+def _role(resource: dict[str, Any]) -> str:
+    return "current medication" if resource.get("status") in _CURRENT else "past medication"
+
+
+def _wanted(resource: dict[str, Any], role: str, known: set[str], base: str | None) -> _Wanted | None:
+    """What `resource`'s medicationReference still needs, or None if nothing (resolved, or not a
+    literal reference: a display or identifier alone is read by the core as it is)."""
+    if resource.get("resourceType") not in ("MedicationRequest", "MedicationStatement"):
+        return None
+    if isinstance(resource.get("medicationCodeableConcept"), dict):
+        return None  # the core reads the concept and ignores any reference
+    medication = resource.get("medicationReference")
+    reference = medication.get("reference") if isinstance(medication, dict) else None
+    if not isinstance(reference, str) or not reference:
+        return None
+    if reference.startswith("#"):
+        contained = resource.get("contained")
+        if isinstance(contained, list) and any(
+            isinstance(c, dict) and c.get("resourceType") == "Medication" and c.get("id") == reference[1:]
+            for c in contained
+        ):
+            return None
+        label = (
+            reference
+            if _FHIR_ID.fullmatch(reference[1:])
+            else f"the medicationReference of {_name(resource)}"
+        )
+        return _Wanted(label, role, None, "no contained Medication has that id")
+    match = _MEDICATION_REFERENCE.fullmatch(reference)
+    if match is None:
+        return _Wanted(
+            f"the medicationReference of {_name(resource)}",
+            role,
+            None,
+            f"{_NOT_IN_REQUEST}, and only Medication/[id] references can be fetched",
+        )
+    target = f"Medication/{match['id']}"
+    if target in known:
+        return None
+    absolute = match["base"] is not None
+    if absolute and base is not None and match["base"].rstrip("/") != base:
+        return _Wanted(target, role, None, f"{_NOT_IN_REQUEST}, and it is not on the fhirServer")
+    return _Wanted(target, role, target)
+
+
+def _name(resource: dict[str, Any]) -> str:
+    rid = resource.get("id")
+    kind = str(resource.get("resourceType"))
+    return f"{kind}/{rid}" if isinstance(rid, str) and _FHIR_ID.fullmatch(rid) else f"a {kind}"
+
+
+def _unresolved(items: list[_Wanted], why: str, kind: str) -> PreconditionFailed:
+    """412 naming the references (ids only) and why; the log gets the count and the kind only."""
+    groups: dict[str, list[str]] = {}
+    for item in items:
+        groups.setdefault(why or item.problem, []).append(f"{item.label} ({item.role})")
+    parts = []
+    for reason, names in groups.items():
+        unique = list(dict.fromkeys(names))
+        shown = ", ".join(unique[:_MAX_NAMED])
+        if len(unique) > _MAX_NAMED:
+            shown += f" and {len(unique) - _MAX_NAMED} more"
+        parts.append(f"{shown} could not be resolved: {reason}")
+    log.info("cds_hooks: 412, %d medication reference(s) unresolved (%s)", len(items), kind)
+    return PreconditionFailed("; ".join(parts))
+
+
+def _fetch_medications(client: Any, queries: dict[str, str], wanted: list[_Wanted]) -> list[dict[str, Any]]:
+    from fhir_access import FhirError
+
+    try:
+        fetched = client.search_many(queries)
+    except FhirError as error:  # OffOriginUrl included
+        target = queries.get(str(getattr(error, "key", None)))
+        failed = [w for w in wanted if w.medication == target] or [
+            w for w in wanted if w.medication in queries.values()
+        ]
+        # Type only: URLs and messages may carry patient identifiers.
+        raise _unresolved(
+            failed, f"could not obtain it from the FHIR server ({type(error).__name__})", type(error).__name__
+        ) from None
     return [r for key in queries for r in fetched.get(key) or [] if r.get("resourceType") == "Medication"]
 
 

@@ -169,8 +169,16 @@ def invoke(service_id: str) -> Response:
         by_key = collect(hook_request, service.prefetch, source, client_for, no_source_reason)
         _check_patient(hook_request, by_key.get("patient", []))
         resources = [r for key in service.prefetch for r in by_key.get(key, [])]
-        drafts = hook_request.draft_orders() if service.hook != "patient-view" else []
-        resources += resolve_medications(resources + drafts, source, client_for)
+        drafts: list[dict[str, Any]] = []
+        if service.hook != "patient-view":
+            drafts = hook_request.draft_orders()
+            # A Medication sent with the draft orders resolves their references, selected or not.
+            resources += [
+                r
+                for r in hook_request.all_draft_orders()
+                if r.get("resourceType") == "Medication" and not any(r is d for d in drafts)
+            ]
+        resources += resolve_medications(resources, drafts, source, client_for, no_source_reason)
     finally:
         close = getattr(clients.get("client"), "close", None)
         if callable(close):

@@ -425,13 +425,96 @@ def test_H_contained_medications_need_no_fetch(call, engine, fhir_mock):
     assert len(fhir_mock.calls) == 0
 
 
-def test_H_unresolvable_medication_without_fhir_server_is_left_to_the_core(call, engine):
-    body = hook_body("order-sign")
+def _draft_by_reference(body: dict[str, Any], reference: str) -> dict[str, Any]:
     draft = body["context"]["draftOrders"]["entry"][0]["resource"]
     del draft["medicationCodeableConcept"]
-    draft["medicationReference"] = {"reference": "Medication/med-9", "display": "baricitinib 2 mg"}
-    assert call(SIGN, body).status_code == 200
-    assert engine.calls[-1][1][0]["medicationReference"]["reference"] == "Medication/med-9"
+    draft["medicationReference"] = {"reference": reference, "display": "baricitinib 2 mg"}
+    return draft
+
+
+def _diagnostics(response: Any) -> str:
+    assert response.status_code == 412
+    outcome = response.get_json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    return str(outcome["issue"][0]["diagnostics"])
+
+
+def test_H_C6_draft_order_medication_unresolvable_without_fhir_server_is_412_naming_it(call, engine):
+    """Answering would be a silent all-clear at order-sign: the core cannot tell what is ordered."""
+    body = hook_body("order-sign")
+    _draft_by_reference(body, "Medication/med-9")
+    text = _diagnostics(call(SIGN, body))
+    assert "Medication/med-9 (draft order)" in text and "no fhirServer" in text
+    assert engine.calls == []
+
+
+def test_H_C6_C8_draft_order_medication_on_a_server_not_allow_listed_is_412_saying_so(
+    call, engine, fhir_mock
+):
+    body = hook_body("order-sign", fhirServer=UNLISTED, fhirAuthorization=AUTH)
+    _draft_by_reference(body, "Medication/med-9")
+    text = _diagnostics(call(SIGN, body))
+    assert "Medication/med-9" in text and "not allow-listed" in text
+    assert len(fhir_mock.calls) == 0
+
+
+def test_H_C6_draft_order_contained_reference_without_the_contained_medication_is_412(call):
+    body = hook_body("order-sign", fhirServer=FHIR, fhirAuthorization=AUTH)
+    _draft_by_reference(body, "#gone")
+    assert "#gone (draft order) could not be resolved: no contained Medication" in _diagnostics(
+        call(SIGN, body)
+    )
+
+
+def test_H_C6_draft_order_medication_the_server_does_not_have_is_412(call, fhir_mock):
+    body = hook_body("order-sign", fhirServer=FHIR, fhirAuthorization=AUTH)
+    _draft_by_reference(body, "Medication/med-9")
+    fhir_mock.get(f"{FHIR}/Medication/med-9", status=404)
+    assert "Medication/med-9" in _diagnostics(call(SIGN, body))
+
+
+def test_H_C6_draft_order_medication_on_another_server_is_412(call, fhir_mock):
+    body = hook_body("order-sign", fhirServer=FHIR, fhirAuthorization=AUTH)
+    _draft_by_reference(body, "https://elsewhere.example.org/fhir/Medication/med-9")
+    assert "not on the fhirServer" in _diagnostics(call(SIGN, body))
+    assert len(fhir_mock.calls) == 0
+
+
+def test_H_draft_order_medication_sent_in_draft_orders_needs_no_fetch(call, engine, fhir_mock):
+    """At order-select the Medication may come as an unselected entry of draftOrders."""
+    body = hook_body("order-select", fhirServer=FHIR, fhirAuthorization=AUTH)
+    _draft_by_reference(body, "Medication/med-9")
+    body["context"]["draftOrders"]["entry"].append(
+        {"resource": {"resourceType": "Medication", "id": "med-9"}}
+    )
+    assert call(SELECT, body).status_code == 200
+    assert ids(resources_given_to_core(engine), "Medication") == ["med-9"]
+    assert len(fhir_mock.calls) == 0
+
+
+def _patient_view_with_order_by_reference(status: str) -> dict[str, Any]:
+    body = hook_body()
+    order = {
+        "resourceType": "MedicationRequest",
+        "id": "mr-1",
+        "status": status,
+        "medicationReference": {"reference": "Medication/m1"},
+    }
+    body["prefetch"]["medicationRequests"] = searchset([order])
+    return body
+
+
+def test_H_C6_current_medication_unresolvable_at_patient_view_is_412(call):
+    """An active order the core cannot identify could hide an interaction or the current dose."""
+    body = _patient_view_with_order_by_reference("active")
+    assert "Medication/m1 (current medication)" in _diagnostics(call(PV, body))
+
+
+def test_H_past_medication_unresolvable_is_left_to_the_core(call, engine):
+    """History only: the core lists it as uninterpretable rather than refusing the whole chart."""
+    body = _patient_view_with_order_by_reference("completed")
+    assert call(PV, body).status_code == 200
+    assert ids(resources_given_to_core(engine), "MedicationRequest") == ["mr-1"]
 
 
 def test_responses_library_blocks_unmocked_calls(fhir_mock):
@@ -439,3 +522,27 @@ def test_responses_library_blocks_unmocked_calls(fhir_mock):
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{FHIR}/Patient/x", timeout=1)
     assert isinstance(fhir_mock, responses.RequestsMock)
+
+
+def test_H_draft_order_medication_fetched_from_the_fhir_server_gives_the_hard_stop(make_real_app, fhir_mock):
+    """The real core: baricitinib ordered by reference with ALC 450 is still a critical card at sign."""
+    from cds_support import scenario_request
+
+    app = make_real_app()
+    engine = app.extensions["cds_hooks"].engine
+    body, _ = scenario_request(
+        "alc_450_below_start", "order-sign", set(engine.observation_codes()), set(engine.salt_codes())
+    )
+    draft = body["context"]["draftOrders"]["entry"][0]["resource"]
+    medication = {
+        "resourceType": "Medication",
+        "id": "bari-2mg",
+        "code": draft.pop("medicationCodeableConcept"),
+    }
+    draft["medicationReference"] = {"reference": "Medication/bari-2mg"}
+    body.update(fhirServer=FHIR, fhirAuthorization=AUTH)
+    fhir_mock.get(f"{FHIR}/Medication/bari-2mg", json=medication)
+    response = app.test_client().post(SIGN, json=body)
+    response.close()
+    assert response.status_code == 200
+    assert "critical" in [card["indicator"] for card in response.get_json()["cards"]]

@@ -498,6 +498,7 @@ class Knowledge(_Strict):
         for name in self.parameters.candidate_agents.value:
             if name not in self.drugs:
                 problems.append(f"parameters.candidate_agents: unknown drug {name!r}")
+        problems += _review_week_problems(self.parameters)
         lookback = self.parameters.baseline_lookback_days.value
         for key, test in self.baseline_tests.items():
             if key not in lookback:
@@ -618,6 +619,20 @@ def _test_problems(
     problems = [f"{path}: unknown test {t!r}" for t in tests if t not in RECORD_TESTS]
     problems += [f"{path}.order: unknown value set {o!r}" for o in order if o not in value_sets]
     return problems
+
+
+def _review_week_problems(parameters: Parameters) -> list[str]:
+    """A rule that reads the SALT of a review week needs that week among `salt_review_weeks`:
+    `response.salt.due` asks for a SALT only at those weeks, so at any other week the rule would
+    wait, silently, for a score nobody asks for."""
+    review = parameters.salt_review_weeks.value
+    # `no_benefit_review_week` needs the same, but the protocol does not review SALT at that week yet.
+    read = {"escalation_review_week": parameters.escalation_review_week.value}
+    return [
+        f"parameters.{name}: week {week} is not among parameters.salt_review_weeks ({list(review)})"
+        for name, week in read.items()
+        if week not in review
+    ]
 
 
 def _source_refs(node: object, path: str = "") -> Iterator[tuple[str, tuple[str, ...]]]:

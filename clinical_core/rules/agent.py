@@ -79,11 +79,17 @@ def _reduced_dose_action(ctx: Context, drug: str, reduce: tuple[DoseChange, ...]
     ]
 
 
-def _already_reduced(dose_mg: float | None, reduce: tuple[DoseChange, ...]) -> bool:
-    """The ordered or current dose is at or below every reduced dose and reduces no further (1 mg)."""
+def _already_reduced(ctx: Context, drug: str, reduce: tuple[DoseChange, ...]) -> bool:
+    """The ordered or current dose is at or below every reduced dose, reduces no further (1 mg), and is
+    taken as often as the label gives the reduced dose: 1 mg twice daily is 2 mg a day, not a reduction.
+    """
+    dose_mg, per_day = _dose(ctx, drug)
     if dose_mg is None or not reduce or any(c.from_mg == dose_mg for c in reduce):
         return False
-    return dose_mg <= min(c.to_mg for c in reduce)
+    # A reduced dose keeps the start dose's frequency (as `Drug.labelled_doses` reads it); an unknown
+    # frequency is read as that one, as `dose_not_labelled` and the dose-change actions read it.
+    labelled_per_day = ctx.drug(drug).doses.start.doses_per_day
+    return dose_mg <= min(c.to_mg for c in reduce) and per_day in (None, labelled_per_day)
 
 
 def off_label(ctx: Context) -> list[Finding]:
@@ -343,7 +349,8 @@ def renal(ctx: Context) -> list[Finding]:
     Sources: baricitinib eGFR 30 to < 60 dose reduction, < 30 not recommended [S3, bands unverified];
     deuruxolitinib eGFR < 30 not recommended [S11]; ritlecitinib not recommended in ESRD (EU) [S10].
     **When** the latest eGFR falls in the drug's reduction band, below its floor, or ESRD is on record;
-    no reduction warning when the ordered or current dose is already a reduced one (baricitinib 1 mg).
+    no reduction warning when the ordered or current dose is already a reduced one at its labelled
+    frequency, or an unknown one (baricitinib 1 mg once daily; 1 mg twice daily is still warned about).
     **Then** warning with the reduced dose / critical (hard stop on a proposed order).
     """
     out: list[Finding] = []
@@ -367,7 +374,7 @@ def renal(ctx: Context) -> list[Finding]:
     for check in checks_for(ctx, renal_check, "agent.renal.dose_reduction"):
         drug = check.drug or ""
         band, _ = renal_band(ctx, drug)
-        if band and _already_reduced(_dose(ctx, drug)[0], band.reduce):
+        if band and _already_reduced(ctx, drug, band.reduce):
             continue
         actions = _reduced_dose_action(ctx, drug, band.reduce) if band else []
         doses = ", ".join(

@@ -5,9 +5,10 @@ agent the patient is old enough for (`parameters.candidate_agents`). Eligible if
 criterion is met for at least one of them; per-drug failures are named in the detail.
 
 Verification: a checklist line is verified only when every fact its check(s) used is. The
-verdict uses the facts of the checks that decide it: the failing and undecided checks (as
-the detail lists them) and, for "eligible", every met check of each eligible drug, so an
-eligible verdict resting on a line with an unverified fact is unverified too.
+verdict uses the facts of the checks that decide it: for "eligible", every check of each
+eligible drug (met ones included, so an eligible verdict resting on a line with an unverified
+fact is unverified too) and none of a drug that is not eligible, whose failure does not change
+the verdict; otherwise the failing and undecided checks (as the detail lists them).
 """
 
 from __future__ import annotations
@@ -92,18 +93,21 @@ def _verdict_finding(
         )
     if not per_drug:
         lines.append("- No candidate agent: the patient is below every approved agent's minimum age.")
-    deciding = [
-        c for drug, checks in per_drug.items() for c in checks if c.status != MET or verdicts[drug] == MET
-    ]
-    unverified = [
-        f"{c.label} ({ctx.drug(c.drug).display})" if c.drug else c.label for c in deciding if not c.verified
-    ]
+    deciding = _deciding(status, per_drug, verdicts)
+    unverified = _unverified_labels(ctx, deciding)
     if unverified:
-        lines.append(f"Checklist lines resting on unverified facts: {'; '.join(dict.fromkeys(unverified))}.")
+        lines.append(f"Checklist lines resting on unverified facts: {unverified}.")
     # A met line adds only its unverified facts: the detail cites what to verify, not every met rule.
     facts = [f for c in deciding for f in c.facts if c.status != MET or not f.verified]
     eligible = [ctx.drug(d).display.lower() for d, v in verdicts.items() if v == MET]
     if status == "eligible":
+        # The other agents' failing and undecided lines stay in the detail (cited) without deciding the
+        # verdict's flag; those resting on unverified facts are named, lest a verified verdict vouch for them.
+        others = [
+            c for d, checks in per_drug.items() if verdicts[d] != MET for c in checks if c.status != MET
+        ]
+        if other_unverified := _unverified_labels(ctx, others):
+            lines.append(f"Other agents' lines resting on unverified facts: {other_unverified}.")
         return make(
             ctx,
             "eligibility.eligible",
@@ -112,6 +116,7 @@ def _verdict_finding(
             f"Eligible for a JAK inhibitor: {', '.join(eligible)}"[:139],
             lines=lines,
             facts=facts,
+            sources=[s for c in others for f in c.facts for s in f.sources],
         )
     if status == "not-eligible":
         return make(
@@ -139,3 +144,17 @@ def _verdict_finding(
         facts=facts,
         missing=missing,
     )
+
+
+def _deciding(status: str, per_drug: dict[str, list[Check]], verdicts: dict[str, str]) -> list[Check]:
+    """The checks the verdict rests on (see the module docstring)."""
+    if status == "eligible":
+        return [c for drug, checks in per_drug.items() if verdicts[drug] == MET for c in checks]
+    return [c for checks in per_drug.values() for c in checks if c.status != MET]
+
+
+def _unverified_labels(ctx: Context, checks: list[Check]) -> str:
+    labels = [
+        f"{c.label} ({ctx.drug(c.drug).display})" if c.drug else c.label for c in checks if not c.verified
+    ]
+    return "; ".join(dict.fromkeys(labels))

@@ -8,7 +8,10 @@ policy; the baricitinib label escalates "if response is inadequate" with no fixe
 
 from __future__ import annotations
 
+from datetime import date
+
 from clinical_core.findings import Category, Evidence, Finding, Severity
+from clinical_core.record import SaltScore
 from clinical_core.rules.common import (
     Context,
     change_dose,
@@ -39,9 +42,8 @@ def salt_due(ctx: Context) -> list[Finding]:
     if not passed:
         return []
     week = max(passed)
-    assert run.start is not None
-    since = run.start + weeks(week) - days(ctx.k.parameters.monitoring_window_days_before.value)
-    if latest_salt(ctx, after=since - days(1)) is not None:
+    since = _review_window_start(ctx, week)
+    if since is None or salt_for_review(ctx, week) is not None:
         return []
     return [
         make(
@@ -62,7 +64,30 @@ def salt_due(ctx: Context) -> list[Finding]:
     ]
 
 
-def _on_therapy_salt(ctx: Context):  # type: ignore[no-untyped-def]
+def _review_window_start(ctx: Context, week: int) -> date | None:
+    """The first day a SALT counts for review week `week`: the monitoring window opens before the week,
+    but never on or before the start, where a SALT is the pre-treatment score."""
+    run = ctx.dated_run
+    if run is None or run.start is None:
+        return None
+    opens = run.start + weeks(week) - days(ctx.k.parameters.monitoring_window_days_before.value)
+    return max(opens, run.start + days(1))
+
+
+def salt_for_review(ctx: Context, week: int) -> SaltScore | None:
+    """The SALT that counts for review week `week`, once that week has come: the latest on-therapy SALT,
+    if recorded in the week's window or later.
+
+    A SALT from the first weeks of therapy says nothing about the response at the review week;
+    `response.salt.due` asks for a new one instead (at `salt_review_weeks`).
+    """
+    run, opens = ctx.dated_run, _review_window_start(ctx, week)
+    if run is None or opens is None or (run.week_on(ctx.as_of) or 0) < week:
+        return None
+    return latest_salt(ctx, after=opens - days(1))
+
+
+def _on_therapy_salt(ctx: Context) -> SaltScore | None:
     return latest_salt(ctx, after=ctx.run.start) if ctx.run is not None else None
 
 
@@ -104,30 +129,20 @@ def escalation(ctx: Context) -> list[Finding]:
 
     Source: baricitinib "increase to 4 mg once daily if response is inadequate" [S1, S3]; the week
     is policy (`escalation_review_week`, the brief's 12 weeks).
-    **When** on the start dose, at or after the review week, the latest on-therapy SALT is above target
-    and was recorded in the review week's window or later (a SALT from the first weeks of therapy
-    says nothing about the response; `response.salt.due` asks for a new one instead).
+    **When** on the start dose, at or after the review week, the SALT that counts for that week
+    (`salt_for_review`) is above target.
     **Then** warning; action: change to the escalation dose (not offered when renal function or an
     interaction limits the dose).
     """
     run = ctx.dated_run
-    salt = _on_therapy_salt(ctx)
-    if run is None or run.start is None or salt is None:
+    if run is None:
         return []
     drug = ctx.drug(run.drug)
     esc, p = drug.doses.escalation, ctx.k.parameters
-    if (
-        esc is None
-        or run.dose_mg != drug.doses.start.dose_mg
-        or (run.week_on(ctx.as_of) or 0) < p.escalation_review_week.value
-    ):
+    if esc is None or run.dose_mg != drug.doses.start.dose_mg:
         return []
-    review_from = (
-        run.start + weeks(p.escalation_review_week.value) - days(p.monitoring_window_days_before.value)
-    )
-    if salt.when < review_from:
-        return []
-    if salt.value <= p.response_target_salt.value:
+    salt = salt_for_review(ctx, p.escalation_review_week.value)
+    if salt is None or salt.value <= p.response_target_salt.value:
         return []
     limited = _dose_limited(ctx, run.drug)
     actions = (
@@ -196,16 +211,14 @@ def no_benefit(ctx: Context) -> list[Finding]:
 
     Source: EU Litfulo SmPC - consider stopping if there is no benefit after 36 weeks [S10];
     applied to every JAK inhibitor as policy.
-    **When** on therapy at or after `no_benefit_review_week`, the latest SALT is above target and
-    improved by less than `min_improvement_salt` from the pre-treatment SALT.
+    **When** on therapy at or after `no_benefit_review_week`, the SALT that counts for that week
+    (`salt_for_review`: a score from before the week's window says nothing about benefit at it) is
+    above target and improved by less than `min_improvement_salt` from the pre-treatment SALT.
     **Then** warning: review continuing therapy.
     """
-    run = ctx.dated_run
-    salt = _on_therapy_salt(ctx)
-    p = ctx.k.parameters
-    if run is None or salt is None or (run.week_on(ctx.as_of) or 0) < p.no_benefit_review_week.value:
-        return []
-    if salt.value <= p.response_target_salt.value:
+    run, p = ctx.dated_run, ctx.k.parameters
+    salt = salt_for_review(ctx, p.no_benefit_review_week.value)
+    if run is None or salt is None or salt.value <= p.response_target_salt.value:
         return []
     baseline = latest_salt(ctx, until=run.start)
     if baseline is not None and baseline.value - salt.value >= p.min_improvement_salt.value:

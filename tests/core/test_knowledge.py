@@ -78,6 +78,28 @@ def test_unknown_schedule_test_is_an_error(tmp_path: Path) -> None:
         load_knowledge(_write(tmp_path, mutate))
 
 
+def test_escalation_review_week_outside_the_salt_review_weeks_is_an_error(tmp_path: Path) -> None:
+    # response.salt.due would never ask for the SALT the escalation rule waits for at week 16.
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        raw["parameters"]["escalation_review_week"]["value"] = 16
+
+    with pytest.raises(
+        KnowledgeError,
+        match=r"parameters\.escalation_review_week: week 16 is not among "
+        r"parameters\.salt_review_weeks \(\[12, 24\]\)",
+    ):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_escalation_review_week_among_the_salt_review_weeks_loads(tmp_path: Path) -> None:
+    assert K.parameters.escalation_review_week.value in K.parameters.salt_review_weeks.value
+
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        raw["parameters"]["escalation_review_week"]["value"] = 24
+
+    assert load_knowledge(_write(tmp_path, mutate)).parameters.escalation_review_week.value == 24
+
+
 def test_every_source_cited_anywhere_is_listed() -> None:
     cited = {s for vs in K.value_sets.values() for c in vs.codes for s in c.sources}
     cited |= {s for d in K.drugs.values() for t in d.thresholds.values() for s in t.sources}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rules_builders import (
     KNOWLEDGE,
     condition,
@@ -159,6 +161,24 @@ def test_baricitinib_egfr_45_order_already_at_1mg_gets_no_reduction_warning() ->
 def test_baricitinib_egfr_45_on_1mg_therapy_gets_no_reduction_warning() -> None:
     record = with_lab(patient(therapies=(episode("baricitinib", 140, 1),)), "egfr", 45)
     assert "agent.renal.dose_reduction" not in run(record).ids
+
+
+def test_baricitinib_egfr_45_order_for_1mg_twice_daily_is_told_to_reduce() -> None:
+    # 1 mg twice daily is 2 mg a day: not the reduced dose, which the label gives once daily.
+    record = with_lab(patient(), "egfr", 45)
+    finding = run(record, (start_order("baricitinib", 1, per_day=2),)).by_id("agent.renal.dose_reduction")
+    assert finding is not None and finding.severity == Severity.WARNING
+
+
+def test_baricitinib_egfr_45_on_1mg_twice_daily_therapy_is_told_to_reduce() -> None:
+    record = with_lab(patient(therapies=(episode("baricitinib", 140, 1, per_day=2),)), "egfr", 45)
+    assert "agent.renal.dose_reduction" in run(record).ids
+
+
+def test_baricitinib_egfr_45_order_at_1mg_of_unknown_frequency_gets_no_reduction_warning() -> None:
+    # An order without a frequency is read as the labelled once daily, as the other dose rules read it.
+    order = replace(start_order("baricitinib", 1), doses_per_day=None)
+    assert "agent.renal.dose_reduction" not in run(with_lab(patient(), "egfr", 45), (order,)).ids
 
 
 def test_baricitinib_egfr_45_on_4mg_therapy_is_told_to_reduce_to_2mg() -> None:

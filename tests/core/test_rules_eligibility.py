@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from rules_builders import AS_OF, KNOWLEDGE, episode, patient, run, salt, start_order, with_lab, without
+from rules_builders import (
+    AS_OF,
+    KNOWLEDGE,
+    episode,
+    medication,
+    patient,
+    run,
+    salt,
+    start_order,
+    with_lab,
+    without,
+)
 
 from clinical_core import evaluate
 from clinical_core.findings import Assessment, Severity
@@ -122,3 +133,36 @@ def test_met_not_pregnant_line_is_unverified_when_the_drugs_pregnancy_fact_is() 
 def test_met_not_pregnant_line_is_verified_when_the_drugs_pregnancy_fact_is() -> None:
     pregnancy = next(i for i in baricitinib_start().eligibility if i.key == "pregnancy")
     assert pregnancy.status == "met" and pregnancy.verified is True
+
+
+def baricitinib_left_eligible(knowledge: Knowledge) -> Assessment:
+    """No order: ritlecitinib ruled out on a verified line (platelets 80,000), deuruxolitinib on an
+    unverified one (fluconazole, CYP2C9 inhibitor: contraindication unverified); baricitinib eligible."""
+    fluconazole = medication("fluconazole", "cyp2c9_inhibitor")
+    record = with_lab(patient(medications=(fluconazole,)), "platelets", 80_000)
+    return evaluate(record, AS_OF, knowledge)
+
+
+def test_ruled_out_agents_unverified_line_does_not_make_the_eligible_verdict_unverified() -> None:
+    assessment = baricitinib_left_eligible(knowledge_with_baricitinib_verified())
+    interaction = next(i for i in assessment.eligibility if i.key.startswith("interaction."))
+    assert (interaction.status, interaction.verified) == ("not-met", False)
+    verdict = assessment.by_id("eligibility.eligible")
+    assert verdict is not None and verdict.summary == "Eligible for a JAK inhibitor: baricitinib"
+    assert verdict.verified is True and "Checklist lines resting on unverified facts" not in verdict.detail
+    # The exclusion still shows, cited and named as resting on an unverified fact.
+    assert "Other agents' lines resting on unverified facts: Interacting medication (Deuruxolitinib)." in (
+        verdict.detail
+    )
+    assert "S13" in {c.id for c in verdict.citations}
+
+
+def test_eligible_agents_unverified_line_still_makes_the_verdict_unverified_beside_a_ruled_out_agent() -> (
+    None
+):
+    verdict = baricitinib_left_eligible(KNOWLEDGE).by_id("eligibility.eligible")
+    assert verdict is not None and verdict.verified is False
+    assert (
+        "Checklist lines resting on unverified facts: Renal function (eGFR) (Baricitinib); "
+        "No severe hepatic impairment (Baricitinib)."
+    ) in verdict.detail

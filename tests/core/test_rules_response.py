@@ -77,6 +77,24 @@ def test_no_benefit_review_at_week36_not_at_week35() -> None:
     assert "response.no_benefit.review" in at.ids and "response.no_benefit.review" not in before.ids
 
 
+WEEK36_AT_WEEK40 = 4 * 7  # days ago: week 36 of a run started 40 weeks ago
+
+
+def test_no_benefit_not_raised_on_a_salt_from_before_the_week36_window() -> None:
+    # Week 40 on 4 mg, pre-treatment SALT 60, SALT 55 (no benefit) recorded at week 10, or 8 days
+    # before week 36, one day before its 7-day window opens: neither says anything about week 36.
+    for days_ago in (30 * 7, WEEK36_AT_WEEK40 + 8):
+        record = _bari(4, 40 * 7, (60, 290), (55, days_ago))
+        assert "response.no_benefit.review" not in run(record).ids  # type: ignore[arg-type]
+
+
+def test_no_benefit_raised_on_a_salt_from_the_week36_window() -> None:
+    # As above, SALT 55 recorded 7 days before week 36: the window's first day.
+    record = _bari(4, 40 * 7, (60, 290), (55, WEEK36_AT_WEEK40 + 7))
+    finding = run(record).by_id("response.no_benefit.review")  # type: ignore[arg-type]
+    assert finding is not None and finding.evidence[0].value == "55"
+
+
 def test_no_benefit_not_raised_when_improved_by_10_points() -> None:
     assert "response.no_benefit.review" not in run(_bari(4, 40 * 7, (60, 290), (50, 2))).ids  # type: ignore[arg-type]
     assert "response.no_benefit.review" in run(_bari(4, 40 * 7, (60, 290), (51, 2))).ids  # type: ignore[arg-type]

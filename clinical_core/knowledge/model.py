@@ -626,8 +626,10 @@ def _review_week_problems(parameters: Parameters) -> list[str]:
     `response.salt.due` asks for a SALT only at those weeks, so at any other week the rule would
     wait, silently, for a score nobody asks for."""
     review = parameters.salt_review_weeks.value
-    # `no_benefit_review_week` needs the same, but the protocol does not review SALT at that week yet.
-    read = {"escalation_review_week": parameters.escalation_review_week.value}
+    read = {
+        "escalation_review_week": parameters.escalation_review_week.value,
+        "no_benefit_review_week": parameters.no_benefit_review_week.value,
+    }
     return [
         f"parameters.{name}: week {week} is not among parameters.salt_review_weeks ({list(review)})"
         for name, week in read.items()

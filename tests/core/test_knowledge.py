@@ -78,22 +78,26 @@ def test_unknown_schedule_test_is_an_error(tmp_path: Path) -> None:
         load_knowledge(_write(tmp_path, mutate))
 
 
-def test_escalation_review_week_outside_the_salt_review_weeks_is_an_error(tmp_path: Path) -> None:
-    # response.salt.due would never ask for the SALT the escalation rule waits for at week 16.
+@pytest.mark.parametrize("name", ["escalation_review_week", "no_benefit_review_week"])
+def test_review_week_outside_the_salt_review_weeks_is_an_error(tmp_path: Path, name: str) -> None:
+    # response.salt.due would never ask for the SALT the rule waits for at week 16.
     def mutate(raw: dict) -> None:  # type: ignore[type-arg]
-        raw["parameters"]["escalation_review_week"]["value"] = 16
+        raw["parameters"][name]["value"] = 16
 
     with pytest.raises(
         KnowledgeError,
-        match=r"parameters\.escalation_review_week: week 16 is not among "
-        r"parameters\.salt_review_weeks \(\[12, 24\]\)",
+        match=rf"parameters\.{name}: week 16 is not among parameters\.salt_review_weeks \(\[12, 24, 36\]\)",
     ):
         load_knowledge(_write(tmp_path, mutate))
 
 
-def test_escalation_review_week_among_the_salt_review_weeks_loads(tmp_path: Path) -> None:
-    assert K.parameters.escalation_review_week.value in K.parameters.salt_review_weeks.value
+def test_shipped_review_weeks_are_among_the_salt_review_weeks() -> None:
+    weeks = K.parameters.salt_review_weeks.value
+    assert K.parameters.escalation_review_week.value in weeks
+    assert K.parameters.no_benefit_review_week.value in weeks
 
+
+def test_escalation_review_week_among_the_salt_review_weeks_loads(tmp_path: Path) -> None:
     def mutate(raw: dict) -> None:  # type: ignore[type-arg]
         raw["parameters"]["escalation_review_week"]["value"] = 24
 

@@ -88,6 +88,14 @@ def test_no_benefit_not_raised_on_a_salt_from_before_the_week36_window() -> None
         assert "response.no_benefit.review" not in run(record).ids  # type: ignore[arg-type]
 
 
+def test_salt_due_at_the_week36_no_benefit_review_when_the_last_score_is_from_week24() -> None:
+    # Without a request for a week-36 SALT the no-benefit review would wait for a score nobody asks for.
+    record = _bari(4, 40 * 7, (60, 290), (55, 16 * 7))
+    finding = run(record).by_id("response.salt.due")  # type: ignore[arg-type]
+    assert finding is not None and finding.summary.startswith("Week 36 response review")
+    assert "response.no_benefit.review" not in run(record).ids  # type: ignore[arg-type]
+
+
 def test_no_benefit_raised_on_a_salt_from_the_week36_window() -> None:
     # As above, SALT 55 recorded 7 days before week 36: the window's first day.
     record = _bari(4, 40 * 7, (60, 290), (55, WEEK36_AT_WEEK40 + 7))

@@ -63,19 +63,14 @@ def _dose(ctx: Context, drug: str) -> tuple[float | None, int | None]:
 
 
 def _reduced_dose_action(ctx: Context, drug: str, reduce: tuple[DoseChange, ...]) -> list[Action]:
-    dose_mg, per_day = _dose(ctx, drug)
+    dose_mg, _ = _dose(ctx, drug)
     change = next((c for c in reduce if dose_mg is not None and c.from_mg == dose_mg), None)
     if change is None:
         return []
-    display = ctx.drug(drug).display
+    facts = ctx.drug(drug)
+    # The labelled reduced dose at the label's frequency, whatever the order's (as _already_reduced reads it).
     return [
-        change_dose(
-            drug,
-            display,
-            change.to_mg,
-            per_day or ctx.drug(drug).doses.start.doses_per_day,
-            _target(ctx, drug),
-        )
+        change_dose(drug, facts.display, change.to_mg, facts.doses.start.doses_per_day, _target(ctx, drug))
     ]
 
 

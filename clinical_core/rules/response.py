@@ -175,12 +175,15 @@ def step_down(ctx: Context) -> list[Finding]:
     """`response.baricitinib.consider_2mg` (any drug with a labelled step-down dose).
 
     Source: baricitinib "once response is adequate on 4 mg, decrease to 2 mg" [S1, S3].
-    **When** on the escalation dose with the latest on-therapy SALT at or below target.
+    **When** on the escalation dose with the latest SALT since that dose started at or below target
+    (a score from the lower dose says nothing about the response on the higher one).
     **Then** info; action: change to the step-down dose.
     """
     run = ctx.dated_run
-    salt = _on_therapy_salt(ctx)
-    if run is None or salt is None:
+    if run is None:
+        return []
+    salt = latest_salt(ctx, after=run.episode.start or run.start)
+    if salt is None:
         return []
     drug = ctx.drug(run.drug)
     down, esc = drug.doses.step_down, drug.doses.escalation or drug.doses.near_total_start

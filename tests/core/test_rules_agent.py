@@ -187,6 +187,13 @@ def test_baricitinib_egfr_45_on_4mg_therapy_is_told_to_reduce_to_2mg() -> None:
     assert finding is not None and finding.actions[0].dose_mg == 2
 
 
+def test_baricitinib_egfr_45_on_2mg_twice_daily_is_told_to_reduce_to_the_labelled_1mg_once_daily() -> None:
+    record = with_lab(patient(therapies=(episode("baricitinib", 140, 2, per_day=2),)), "egfr", 45)
+    finding = run(record).by_id("agent.renal.dose_reduction")
+    assert finding is not None
+    assert (finding.actions[0].dose_mg, finding.actions[0].doses_per_day) == (1, 1)
+
+
 def test_baricitinib_egfr_60_needs_no_reduction() -> None:
     assert (
         "agent.renal.dose_reduction"

@@ -71,6 +71,15 @@ def test_baricitinib_4mg_at_target_consider_2mg() -> None:
     assert finding is not None and finding.actions[0].dose_mg == 2
 
 
+def test_baricitinib_step_down_not_suggested_on_a_salt_from_before_the_switch_to_4mg() -> None:
+    # SALT 15 on 2 mg, then 4 mg since 20 days ago with no score yet: nothing says 4 mg worked.
+    record = patient(
+        therapies=(episode("baricitinib", 200, 2, end_days_ago=20), episode("baricitinib", 20, 4)),
+        salt_scores=(salt(90, 210), salt(15, 30)),
+    )
+    assert "response.baricitinib.consider_2mg" not in run(record).ids  # type: ignore[arg-type]
+
+
 def test_no_benefit_review_at_week36_not_at_week35() -> None:
     at = run(_bari(4, 36 * 7, (60, 260), (55, 2)))  # type: ignore[arg-type]
     before = run(_bari(4, 35 * 7, (60, 250), (55, 2)))  # type: ignore[arg-type]

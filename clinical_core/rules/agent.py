@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import partial
 
 from clinical_core.findings import Action, Category, Evidence, Finding, Severity
-from clinical_core.knowledge.model import DoseChange, Fact
+from clinical_core.knowledge.model import DoseChange, Fact, Interaction
 from clinical_core.rules.common import Context, change_dose, drug_names, make, number, stop_order
 from clinical_core.rules.criteria import (
     INTERACTION_FINDINGS,
@@ -226,29 +226,39 @@ def interactions(ctx: Context) -> list[Finding]:
     """
     out: list[Finding] = []
     for drug in ctx.drugs:
+        # Two classes may share a finding (ketoconazole and fluconazole with tofacitinib): one per id.
+        by_id: dict[str, list[tuple[Interaction, list[str]]]] = {}
         for interaction, names in interaction_hits(ctx, drug):
-            finding_id = INTERACTION_FINDINGS.get(interaction.drug_class)
-            if finding_id is None:
-                continue
-            blocking = interaction.effect in ("contraindicated", "not_recommended")
-            display = ctx.drug(drug).display
-            effect = interaction.effect.replace("_", " ")
-            out.append(
-                make(
-                    ctx,
-                    finding_id,
-                    Category.AGENT,
-                    Severity.CRITICAL if blocking else Severity.WARNING,
-                    f"{display} with {', '.join(names)}: {effect}"[:139],
-                    lines=(interaction.text,),
-                    evidence=[Evidence("Medication", n) for n in names],
-                    facts=(interaction,),
-                    actions=_reduced_dose_action(ctx, drug, interaction.reduce),
-                    drug=drug,
-                    hard_stop=blocking and ctx.hard_stop([drug]),
-                )
-            )
+            if finding_id := INTERACTION_FINDINGS.get(interaction.drug_class):
+                by_id.setdefault(finding_id, []).append((interaction, names))
+        out += [_interaction_finding(ctx, drug, finding_id, hits) for finding_id, hits in by_id.items()]
     return out
+
+
+_EFFECT_ORDER = ("contraindicated", "not_recommended", "dose_reduction", "monitor")
+
+
+def _interaction_finding(
+    ctx: Context, drug: str, finding_id: str, hits: list[tuple[Interaction, list[str]]]
+) -> Finding:
+    facts = tuple(interaction for interaction, _ in hits)
+    names = list(dict.fromkeys(name for _, found in hits for name in found))
+    effect = min((f.effect for f in facts), key=_EFFECT_ORDER.index)
+    blocking = effect in ("contraindicated", "not_recommended")
+    reduce = next((f.reduce for f in facts if f.reduce), ())
+    return make(
+        ctx,
+        finding_id,
+        Category.AGENT,
+        Severity.CRITICAL if blocking else Severity.WARNING,
+        f"{ctx.drug(drug).display} with {', '.join(names)}: {effect.replace('_', ' ')}"[:139],
+        lines=tuple(f.text for f in facts),
+        evidence=[Evidence("Medication", n) for n in names],
+        facts=facts,
+        actions=_reduced_dose_action(ctx, drug, reduce),
+        drug=drug,
+        hard_stop=blocking and ctx.hard_stop([drug]),
+    )
 
 
 def cyp2c9(ctx: Context) -> list[Finding]:

@@ -120,6 +120,22 @@ def test_tofacitinib_with_fluconazole_needs_a_dose_adjustment() -> None:
     assert "agent.interaction.cyp3a_inhibitor" not in run(record, (start_order("baricitinib", 2),)).ids
 
 
+def test_tofacitinib_with_ketoconazole_and_fluconazole_gives_one_interaction_finding_naming_both() -> None:
+    record = patient(
+        medications=(
+            medication("ketoconazole", "strong_cyp3a4_inhibitor"),
+            medication("fluconazole", "cyp3a4_moderate_cyp2c19_strong_inhibitor"),
+        )
+    )
+    found = [
+        f
+        for f in run(record, (start_order("tofacitinib", 5, 2),)).findings
+        if f.id == "agent.interaction.cyp3a_inhibitor"
+    ]
+    assert len(found) == 1
+    assert "ketoconazole, fluconazole" in found[0].summary and len(found[0].evidence) == 2
+
+
 def test_deuruxolitinib_without_cyp2c9_status_orders_the_test() -> None:
     record = patient(qualitative=tuple(q for q in patient().qualitative if q.test != "cyp2c9_phenotype"))
     finding = run(record, (start_order("deuruxolitinib", 8, 2),)).by_id("agent.cyp2c9.missing")

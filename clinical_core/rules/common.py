@@ -6,6 +6,7 @@ Thresholds, windows, weeks and codes come from the knowledge file only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -16,6 +17,7 @@ from clinical_core.knowledge.model import Drug, Fact, Knowledge, Source
 from clinical_core.record import (
     CANONICAL_UNITS,
     ConditionFact,
+    Diagnosis,
     LabResult,
     PatientRecord,
     ProposedOrder,
@@ -209,15 +211,34 @@ def has_alopecia_areata(record: PatientRecord) -> bool:
     return bool(record.diagnoses)
 
 
-def has_totalis_or_universalis(ctx: Context) -> bool:
-    """An active alopecia totalis/universalis diagnosis on `as_of`.
+def totalis_or_universalis(ctx: Context) -> tuple[Diagnosis, ...]:
+    """The alopecia totalis/universalis diagnoses that make the disease severe (and near-total).
 
-    A resolved or in-remission AT/AU condition (regrowth) does not make the current disease severe.
+    An active one counts. A resolved or in-remission one counts only on (or switching from) a JAK
+    inhibitor and when dated on or before that run's start: it is the severity before treatment,
+    which regrowth on treatment does not undo. Without therapy (or with no known start), a resolved
+    AT/AU (regrowth) does not make the current disease severe.
     """
-    return any(
-        d.subtype in ("totalis", "universalis") and d.active and (d.onset is None or d.onset <= ctx.as_of)
+    start = ctx.run.start if ctx.run is not None else None
+    return tuple(
+        d
         for d in ctx.record.diagnoses
+        if d.subtype in ("totalis", "universalis") and _at_au_counts(d, ctx.as_of, start)
     )
+
+
+def has_totalis_or_universalis(ctx: Context) -> bool:
+    return bool(totalis_or_universalis(ctx))
+
+
+def _at_au_counts(diagnosis: Diagnosis, as_of: date, therapy_start: date | None) -> bool:
+    # Without an onset, the recorded date is the first day the record knew of the disease.
+    when = diagnosis.onset or diagnosis.recorded
+    if when is not None and when > as_of:
+        return False
+    if diagnosis.active:
+        return True
+    return therapy_start is not None and when is not None and when <= therapy_start
 
 
 def current_medication_classes(ctx: Context) -> dict[str, list[str]]:
@@ -279,6 +300,41 @@ def condition_evidence(condition: ConditionFact) -> Evidence:
     )
 
 
+# Patient data (displays, free text, identifiers, units) is quoted into markdown details: escaped, it
+# renders as the literal text it is. Newlines go first, so the text cannot open a block of its own
+# except at its start. Anywhere in a line these make markup: emphasis and strikethrough, code spans,
+# links and images ("!", "(" and ")" are inert once the brackets are escaped), raw HTML and autolinks,
+# GFM table cells, and the escape character itself. "&" is left alone: an entity reference makes no
+# markup, and the CDS service already escapes it (escaping it here too would show "&amp;" in cards).
+_LINE_BREAKS = re.compile(r"\s*[\r\n]\s*")
+_INLINE_MARKUP = re.compile(r"[\\`*_\[\]<|~]")
+# At the start: heading, block quote, bullet or ordered list item, thematic break ("*" is escaped above).
+_BLOCK_START = re.compile(r"[#>+-]|\d{1,9}[.)](?=\s|$)")
+_BACKTICKS = re.compile(r"`+")
+
+
+def md_text(text: str) -> str:
+    """Patient-derived text as markdown that renders literally, on one line.
+
+    `make` applies it to evidence and missing items; a rule that quotes patient data in its own
+    markdown `lines` applies it to that data.
+    """
+    flat = _INLINE_MARKUP.sub(r"\\\g<0>", _LINE_BREAKS.sub(" ", text).strip())
+    start = _BLOCK_START.match(flat)
+    if start is None:
+        return flat
+    marker_end = start.end() - 1
+    return f"{flat[:marker_end]}\\{flat[marker_end:]}"
+
+
+def md_code(text: str) -> str:
+    """A code span holding `text` literally: no run of backticks inside can close it (CommonMark 6.1)."""
+    flat = _LINE_BREAKS.sub(" ", text).strip()
+    fence = "`" * (max(map(len, _BACKTICKS.findall(flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
 def drug_names(ctx: Context, keys: Iterable[str]) -> str:
     return ", ".join(ctx.drug(k).display.lower() if k else "" for k in keys)
 
@@ -334,7 +390,10 @@ def make(
     hard_stop: bool = False,
     verified: bool = True,
 ) -> Finding:
-    """A finding whose detail lists the evidence and sources; unverified facts clear `verified`."""
+    """A finding whose detail lists the evidence and sources; unverified facts clear `verified`.
+
+    `lines` are the rule's own markdown; evidence and missing items are patient data, escaped here.
+    """
     used = [f for f in facts if f is not None]
     source_ids = tuple(dict.fromkeys([*(s for f in used for s in f.sources), *sources]))
     all_verified = verified and all(f.verified for f in used)
@@ -344,7 +403,7 @@ def make(
     if evidence:
         parts.append("**Evidence**\n" + "\n".join(f"- {_evidence_line(e)}" for e in evidence))
     if missing:
-        parts.append("**Missing**\n" + "\n".join(f"- {m}" for m in missing))
+        parts.append("**Missing**\n" + "\n".join(f"- {md_text(m)}" for m in missing))
     notes = [f.note for f in used if f.note]
     if notes:
         parts.append("**Notes**\n" + "\n".join(f"- {n}" for n in dict.fromkeys(notes)))
@@ -369,8 +428,8 @@ def make(
 
 
 def _evidence_line(e: Evidence) -> str:
-    text = e.label if e.value is None else f"{e.label}: {e.value}"
-    extras = [e.when.isoformat() if e.when else None, f"`{e.reference}`" if e.reference else None]
+    text = md_text(e.label) if e.value is None else f"{md_text(e.label)}: {md_text(e.value)}"
+    extras = [e.when.isoformat() if e.when else None, md_code(e.reference) if e.reference else None]
     extra = ", ".join(x for x in extras if x)
     return f"{text} ({extra})" if extra else text
 

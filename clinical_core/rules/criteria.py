@@ -331,21 +331,49 @@ def hepatitis_check(ctx: Context, drug: str, which: str) -> Check:
 # --- Pregnancy, infection ---------------------------------------------------------------------------------
 
 
+def pregnancy_test_applies(ctx: Context) -> bool:
+    """A woman of childbearing potential: female, in the policy age band."""
+    band = ctx.k.parameters.pregnancy_test_age_band.value
+    sex = ctx.record.demographics.sex
+    return sex == "female" and ctx.age is not None and band.min <= ctx.age <= band.max
+
+
+def _latest_hcg(ctx: Context, since: date) -> LabResult | None:
+    return latest_lab(ctx, "hcg_quantitative", since=since)
+
+
 def pregnancy_evidence(ctx: Context, since: date) -> tuple[Evidence, ...]:
     """Positive pregnancy evidence since a date: active condition, positive test, or hCG at/above cut-off."""
     found = [condition_evidence(c) for c in active_conditions(ctx, "pregnancy")]
     test = latest_qualitative(ctx, "pregnancy_test", since=since)
     if test is not None and test.result == "positive":
         found.append(qualitative_evidence(test))
-    hcg = latest_lab(ctx, "hcg_quantitative", since=since)
+    hcg = _latest_hcg(ctx, since)
     if hcg is not None and hcg.value >= ctx.k.parameters.hcg_positive_miu_ml.value:
         found.append(lab_evidence(hcg))
     return tuple(found)
 
 
-def pregnancy_check(ctx: Context, drug: str) -> Check:
-    evidence = pregnancy_evidence(ctx, _window_start(ctx, "pregnancy_test"))
+def _pregnancy_facts(ctx: Context, drug: str, since: date, documented: bool) -> tuple[Fact, ...]:
+    """What the "Not pregnant" row rests on, so that its verified flag covers all of it.
+
+    The hCG cut-off whenever an hCG result was read against it, whichever way it fell. The drug's
+    pregnancy fact only where pregnancy is at issue: documented, or a woman of childbearing
+    potential; for anyone else the row is met without it.
+    """
+    facts: list[Fact] = []
+    if _latest_hcg(ctx, since) is not None:
+        facts.append(ctx.k.parameters.hcg_positive_miu_ml)
     fact = ctx.drug(drug).pregnancy
+    if fact is not None and (documented or pregnancy_test_applies(ctx)):
+        facts.append(fact)
+    return tuple(facts)
+
+
+def pregnancy_check(ctx: Context, drug: str) -> Check:
+    since = _window_start(ctx, "pregnancy_test")
+    evidence = pregnancy_evidence(ctx, since)
+    facts = _pregnancy_facts(ctx, drug, since, documented=bool(evidence))
     if evidence:
         return Check(
             "pregnancy",
@@ -357,18 +385,18 @@ def pregnancy_check(ctx: Context, drug: str) -> Check:
             reference=evidence[0].reference,
             finding_id="baseline.pregnancy.positive",
             evidence=evidence,
-            facts=(fact,) if fact else (),
+            facts=facts,
             decisive=False,
         )
-    # A met row carries the drug's pregnancy fact too, as the TB and infection rows do, so that the
-    # row (and an eligible verdict resting on it) shows when that fact is unverified.
+    # A met row carries its facts too, as the TB and infection rows do, so that the row (and an
+    # eligible verdict resting on it) shows when one of them is unverified.
     return Check(
         "pregnancy",
         "Not pregnant",
         MET,
         drug,
         value="no pregnancy documented",
-        facts=(fact,) if fact else (),
+        facts=facts,
         decisive=False,
     )
 

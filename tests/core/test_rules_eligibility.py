@@ -125,7 +125,8 @@ def test_not_eligible_verdict_rests_on_the_failing_line_only() -> None:
 
 
 def test_met_not_pregnant_line_is_unverified_when_the_drugs_pregnancy_fact_is() -> None:
-    assessment = evaluate(patient(), AS_OF, KNOWLEDGE, proposed=(start_order("deuruxolitinib", 8),))
+    woman = patient(sex="female", age=30)  # for a man the row does not rest on the drug's pregnancy fact
+    assessment = evaluate(woman, AS_OF, KNOWLEDGE, proposed=(start_order("deuruxolitinib", 8),))
     pregnancy = next(i for i in assessment.eligibility if i.key == "pregnancy")
     assert pregnancy.status == "met" and pregnancy.verified is False
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rules_builders import AS_OF, episode, patient, run, salt
+from rules_builders import AS_OF, KNOWLEDGE, ago, episode, patient, run, salt, start_order
 
-from clinical_core.findings import ActionKind, Severity
+from clinical_core.evaluate import build_context
+from clinical_core.findings import ActionKind, Assessment, Severity
+from clinical_core.record import Diagnosis
+from clinical_core.rules.common import has_totalis_or_universalis
+
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 
 
 def test_no_findings_without_alopecia_areata() -> None:
@@ -74,3 +79,57 @@ def test_resolved_universalis_diagnosis_does_not_make_current_disease_severe() -
     assert "severity.below_threshold" in ids
     assert "severity.severe" not in ids and "severity.near_total_loss" not in ids
     assert "severity.severe" in run(record).ids  # the active diagnosis still counts
+
+
+# --- AT/AU documented before a JAK inhibitor describes the disease before treatment ------------------
+
+
+def universalis(active: bool, onset_days_ago: int | None, recorded_days_ago: int) -> Diagnosis:
+    onset = ago(onset_days_ago) if onset_days_ago is not None else None
+    return Diagnosis("universalis", "L63.1", ICD10CM, onset, ago(recorded_days_ago), active, "Condition/au")
+
+
+def switching_to_baricitinib_4mg(diagnosis: Diagnosis) -> Assessment:
+    """On ritlecitinib for 200 days with regrowth to SALT 10; a switch to baricitinib 4 mg is proposed."""
+    record = patient(
+        diagnoses=(diagnosis,),
+        salt_scores=(salt(30, days_ago=210), salt(10, days_ago=5)),
+        therapies=(episode("ritlecitinib", 200, 50),),
+    )
+    return run(record, (start_order("baricitinib", 4),))
+
+
+def test_resolved_universalis_before_the_jak_start_still_counts_on_a_switch() -> None:
+    assessment = switching_to_baricitinib_4mg(
+        universalis(active=False, onset_days_ago=400, recorded_days_ago=400)
+    )
+    assert {"severity.severe", "severity.near_total_loss"} <= assessment.ids
+    assert "agent.dose.baricitinib_start" not in assessment.ids  # near-total loss supports 4 mg
+    severity = next(i for i in assessment.eligibility if i.key == "severity")
+    assert severity.status == "met"
+
+
+def test_universalis_resolved_but_first_documented_after_the_jak_start_does_not_count() -> None:
+    assessment = switching_to_baricitinib_4mg(
+        universalis(active=False, onset_days_ago=100, recorded_days_ago=100)
+    )
+    assert "severity.below_threshold" in assessment.ids
+    assert not {"severity.severe", "severity.near_total_loss"} & assessment.ids
+    assert "agent.dose.baricitinib_start" in assessment.ids
+
+
+def test_resolved_universalis_before_the_start_counts_while_on_therapy() -> None:
+    record = patient(
+        diagnoses=(universalis(active=False, onset_days_ago=None, recorded_days_ago=400),),
+        therapies=(episode("ritlecitinib", 200, 50),),
+    )
+    assert has_totalis_or_universalis(build_context(record, AS_OF, KNOWLEDGE, ()))
+
+
+def test_universalis_recorded_after_as_of_without_onset_does_not_count() -> None:
+    later = universalis(active=True, onset_days_ago=None, recorded_days_ago=-10)
+    ids = run(patient(diagnoses=(later,), salt_scores=(salt(30),))).ids
+    assert "severity.below_threshold" in ids and "severity.severe" not in ids
+    # The same diagnosis recorded before as_of counts.
+    earlier = replace(later, recorded=AS_OF)
+    assert "severity.severe" in run(patient(diagnoses=(earlier,), salt_scores=(salt(30),))).ids

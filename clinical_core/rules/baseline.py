@@ -36,6 +36,7 @@ from clinical_core.rules.criteria import (
     infection_check,
     lab_start_check,
     pregnancy_check,
+    pregnancy_test_applies,
     tb_status,
 )
 
@@ -75,12 +76,6 @@ def presence(ctx: Context, key: str, test: BaselineTest) -> tuple[str, list[Evid
         return "met", found
     older = [e for t in test.tests if (e := _latest_evidence(ctx, t, None)) is not None]
     return ("out-of-window" if older else "missing"), found or older
-
-
-def pregnancy_test_applies(ctx: Context) -> bool:
-    band = ctx.k.parameters.pregnancy_test_age_band.value
-    sex = ctx.record.demographics.sex
-    return sex == "female" and ctx.age is not None and band.min <= ctx.age <= band.max
 
 
 def _applies(ctx: Context, key: str) -> bool:

@@ -14,7 +14,7 @@ the verdict; otherwise the failing and undecided checks (as the detail lists the
 from __future__ import annotations
 
 from clinical_core.findings import Category, ChecklistItem, Finding, Severity
-from clinical_core.rules.common import Context, make
+from clinical_core.rules.common import Context, make, md_text
 from clinical_core.rules.criteria import MET, MISSING, NOT_MET, UNDECIDED, Check, drug_checks, drug_verdict
 
 
@@ -83,7 +83,9 @@ def _verdict_finding(
         failing = [c for c in checks if c.status == NOT_MET]
         undecided = [c for c in checks if c.status in UNDECIDED and c.decisive]
         parts = [
-            f"{c.label}: {c.value or c.status}" + (f" ({c.threshold})" if c.threshold else "")
+            # The value may quote the record (medication names, genotype text).
+            f"{c.label}: {md_text(c.value) if c.value else c.status}"
+            + (f" ({c.threshold})" if c.threshold else "")
             for c in failing
         ]
         parts += [f"{c.label}: {c.status}" for c in undecided]

@@ -23,6 +23,7 @@ from clinical_core.rules.common import (
     latest_lab,
     latest_result_date,
     make,
+    md_code,
     order_tests,
     stop_order,
     weeks,
@@ -224,7 +225,7 @@ def start_unknown(ctx: Context) -> list[Finding]:
             f"On {display} with no start date: monitoring and response weeks cannot be checked",
             lines=(
                 "Scheduled tests and SALT review weeks count from the therapy start. "
-                f"Record when {display} was started ({ctx.run.episode.reference}).",
+                f"Record when {display} was started ({md_code(ctx.run.episode.reference)}).",
             ),
             evidence=(Evidence("Current order", display, reference=ctx.run.episode.reference),),
             missing=("therapy start date",),

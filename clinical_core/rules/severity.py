@@ -14,6 +14,7 @@ from clinical_core.rules.common import (
     number,
     record_salt,
     salt_evidence,
+    totalis_or_universalis,
 )
 from clinical_core.rules.criteria import is_near_total_loss, is_severe, pre_treatment_salt
 
@@ -153,8 +154,7 @@ def near_total_loss(ctx: Context) -> list[Finding]:
 def _subtype_evidence(ctx: Context) -> list[Evidence]:
     return [
         Evidence("Diagnosis", d.subtype, d.onset or d.recorded, d.reference)
-        for d in ctx.record.diagnoses
-        if d.subtype in ("totalis", "universalis") and d.active and (d.onset is None or d.onset <= ctx.as_of)
+        for d in totalis_or_universalis(ctx)
     ]
 
 

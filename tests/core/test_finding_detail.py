@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rules_builders import condition, patient, run, start_order, with_qual
+from rules_builders import condition, episode, medication, patient, run, start_order, with_qual
 
 from clinical_core.findings import Finding
 from smart_app.markdown import render_markdown
@@ -76,3 +76,21 @@ def test_reference_with_backticks_stays_one_code_span() -> None:
 def test_source_citations_from_the_knowledge_file_stay_links_beside_malicious_patient_text() -> None:
     html = str(render_markdown(zoster_finding(MALICIOUS_DISPLAY).detail))
     assert '<a href="https://www.olumiant.com/hcp/dosing/treatment-considerations">' in html
+
+
+def test_medication_name_quoted_in_the_eligibility_verdict_renders_as_literal_text() -> None:
+    record = patient(medications=(medication(MALICIOUS_DISPLAY, "cyp2c9_inhibitor"),))
+    verdict = next(f for f in run(record).findings if f.id.startswith("eligibility."))
+    html = str(render_markdown(verdict.detail))
+    assert "Interacting medication: [click](javascript:alert(1)) # Big" in html
+    assert '<a href="javascript' not in html and "<h1>" not in html
+
+
+def test_order_reference_quoted_in_monitoring_start_unknown_is_a_code_span() -> None:
+    therapy = replace(
+        episode("baricitinib", 100, 2), start=None, reference="MedicationRequest/[x](https://evil.example)"
+    )
+    finding = run(patient(therapies=(therapy,))).by_id("monitoring.start_unknown")
+    assert finding is not None
+    html = str(render_markdown(finding.detail))
+    assert "<code>MedicationRequest/[x](https://evil.example)</code>" in html and "<a " not in html

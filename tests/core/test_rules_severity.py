@@ -109,6 +109,21 @@ def test_resolved_universalis_before_the_jak_start_still_counts_on_a_switch() ->
     assert severity.status == "met"
 
 
+def test_severe_on_a_switch_cites_the_resolved_universalis_diagnosis_as_evidence() -> None:
+    assessment = switching_to_baricitinib_4mg(
+        universalis(active=False, onset_days_ago=400, recorded_days_ago=400)
+    )
+    finding = assessment.by_id("severity.severe")
+    assert finding is not None
+    assert [e.reference for e in finding.evidence if e.label == "Diagnosis"] == ["Condition/au"]
+
+
+def test_universalis_recorded_after_as_of_is_not_evidence_below_the_threshold() -> None:
+    later = universalis(active=True, onset_days_ago=None, recorded_days_ago=-10)
+    finding = run(patient(diagnoses=(later,), salt_scores=(salt(30),))).by_id("severity.below_threshold")
+    assert finding is not None and all(e.label != "Diagnosis" for e in finding.evidence)
+
+
 def test_universalis_resolved_but_first_documented_after_the_jak_start_does_not_count() -> None:
     assessment = switching_to_baricitinib_4mg(
         universalis(active=False, onset_days_ago=100, recorded_days_ago=100)

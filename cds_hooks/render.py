@@ -39,6 +39,7 @@ from cds_hooks.models import (
 from clinical_core.findings import Action as CoreAction
 from clinical_core.findings import ActionKind, Assessment, Category, Finding, Severity
 from clinical_core.record import ProposedOrder
+from clinical_core.rules.common import md_text
 
 PRODUCT_LABEL = "AA-JAK clinical decision support"
 VERIFY_NOTE = "Verify against current prescribing information."
@@ -142,7 +143,8 @@ def _group_card(findings: list[Finding], ctx: RenderContext) -> Card:
     for finding in findings:
         found, _ = _suggestions(finding, ctx)
         suggestions.extend(s for s in found if s.label not in {x.label for x in suggestions})
-    parts = "\n\n".join(f"### {_md(f.summary)}\n\n{_detail(f)}" for f in findings)
+    # A summary may quote the record (medication names): literal text in the heading.
+    parts = "\n\n".join(f"### {_md(md_text(f.summary))}\n\n{_detail(f)}" for f in findings)
     summary = _truncate(
         f"{len(findings)} further notes: " + "; ".join(f.summary.rstrip(".") for f in findings)
     )
@@ -188,7 +190,8 @@ def _value(enum_or_str: Any) -> str:
 
 
 # What GFM would read as raw HTML (a tag, comment or declaration) or as a character reference.
-_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+# A `<` the core already escaped (`\<`, after an even run of backslashes) is literal text already.
+_HTML_START = re.compile(r"(?<!\\)((?:\\\\)*)<(?=[A-Za-z/!?])")
 _REFERENCE = re.compile(r"&(?=#?\w+;)")
 
 
@@ -198,7 +201,7 @@ def _md(text: str) -> str:
     Only what GFM would read as markup is escaped: comparisons such as "SALT >= 50" or
     "eGFR < 30" stay as written, since some EHRs show the detail as plain text.
     """
-    return _HTML_START.sub("&lt;", _REFERENCE.sub("&amp;", text))
+    return _HTML_START.sub(r"\1&lt;", _REFERENCE.sub("&amp;", text))
 
 
 def _detail(finding: Finding) -> str:
@@ -207,7 +210,7 @@ def _detail(finding: Finding) -> str:
     The core writes the whole explanation once so that card and app say the same; the only
     addition here is the safety net that an unverified finding always says so.
     """
-    detail = _md(finding.detail.strip()) or _md(finding.summary)
+    detail = _md(finding.detail.strip()) or _md(md_text(finding.summary))
     if not finding.verified and VERIFY_NOTE.lower().rstrip(".") not in detail.lower():
         detail += f"\n\n> **{VERIFY_NOTE}** Some facts behind this advice are not yet verified."
     return detail

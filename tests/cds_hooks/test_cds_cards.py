@@ -128,6 +128,36 @@ def test_D2_patient_data_cannot_inject_html_into_detail(call, engine):
     assert "&lt;script>alert(1)&lt;/script>" in card["detail"]
 
 
+def test_D2_text_the_core_escaped_is_not_escaped_twice(call, engine):
+    """The core writes patient `<b>` as `\\<b>`: a card must show `<b>`, not `&lt;b>`."""
+    from dataclasses import replace
+
+    from smart_app.markdown import render_markdown
+
+    assessment = cds_builders.eligible_with_gaps()
+    first = replace(assessment.findings[1], detail="- Medication: \\<b>x\\</b>; unescaped \\\\<i>")
+    engine.assessment = replace(assessment, findings=(first,))
+    (card,) = all_cards(call, PV, hook_body())
+    assert card["detail"] == "- Medication: \\<b>x\\</b>; unescaped \\\\&lt;i>"
+    assert "Medication: &lt;b&gt;x&lt;/b&gt;; unescaped \\&lt;i&gt;" in str(render_markdown(card["detail"]))
+
+
+def test_D2_summaries_in_a_group_card_heading_are_literal_text(call, engine):
+    from dataclasses import replace
+
+    from smart_app.markdown import render_markdown
+
+    assessment = cds_builders.eligible_with_gaps()
+    minor = [f for f in assessment.findings if f.severity.value == "info"][-1]
+    quoted = replace(minor, summary="On [x](https://evil.example) *now*")
+    engine.assessment = replace(
+        assessment, findings=tuple(quoted if f is minor else f for f in assessment.findings)
+    )
+    group = all_cards(call, PV, hook_body())[-1]
+    html = str(render_markdown(group["detail"]))
+    assert "<h3>On [x](https://evil.example) *now*</h3>" in html
+
+
 def test_D2_comparisons_in_detail_stay_readable_as_plain_text(call, engine):
     from dataclasses import replace
 

@@ -55,12 +55,19 @@ class Coding:
 
 @dataclass(frozen=True)
 class Evidence:
-    """One fact the rule used: what it is, its value, when, and which resource said so."""
+    """One fact the rule used: what it is, its value, when, and which resource said so.
+
+    `verified` is False when the record recognised the fact only through a code marked
+    unverified in the knowledge file (`unverified_code` names it when known, e.g. "LOINC 26474-7");
+    a finding or checklist line resting on such evidence is unverified too.
+    """
 
     label: str
     value: str | None = None
     when: date | None = None
     reference: str | None = None  # relative FHIR reference, e.g. "Observation/abc"
+    verified: bool = True
+    unverified_code: str | None = None
 
 
 class ActionKind(StrEnum):
@@ -94,7 +101,8 @@ class Finding:
     `id` is stable across releases (`baseline.tb_screening.missing`): feedback
     statistics and tests key on it. `summary` is under 140 characters.
     `verified` is False when any fact behind the finding is marked unverified in
-    the knowledge file; front ends then say "verify against current
+    the knowledge file, or any of its evidence was recognised only through a code
+    marked unverified there; front ends then say "verify against current
     prescribing information".
     """
 
@@ -122,7 +130,8 @@ class ChecklistItem:
 
     `status`: met | not-met | missing | out-of-window | unknown.
     `verified` is True only when every fact the line rests on is verified in the knowledge
-    file; it is keyword-only with no default, so every builder has to say which it is.
+    file, its evidence included (not a result recognised only by an unverified code); it is
+    keyword-only with no default, so every builder has to say which it is.
     Front ends mark an unverified line "verify against current prescribing information".
     """
 

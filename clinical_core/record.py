@@ -3,6 +3,11 @@
 Built from FHIR R4 resources by `clinical_core.extract.build_record`. Every list
 is sorted oldest first. Values are in canonical units (see `CANONICAL_UNITS`).
 Nothing here depends on the date of evaluation: the rules take `as_of`.
+
+Code verification: a fact the extraction recognised through codes sets `unverified_code` (the
+code as shown to users, e.g. "LOINC 26474-7") when none of the codings that classified it matched
+an entry marked verified in the knowledge file; its `verified` is then False. The rules carry both
+into the finding's evidence, so a finding resting on such a fact is shown unverified.
 """
 
 from __future__ import annotations
@@ -45,6 +50,17 @@ QUALITATIVE_RESULTS = ("positive", "negative", "indeterminate")
 METABOLIZER_STATUSES = ("poor", "intermediate", "normal", "rapid", "ultrarapid")
 
 
+class CodeRecognised:
+    """A fact recognised through codes: verified unless it rests only on an unverified code entry."""
+
+    __slots__ = ()
+    unverified_code: str | None
+
+    @property
+    def verified(self) -> bool:
+        return self.unverified_code is None
+
+
 @dataclass(frozen=True)
 class Demographics:
     patient_id: str
@@ -63,7 +79,7 @@ class Demographics:
 
 
 @dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(CodeRecognised):
     """An alopecia areata condition. `subtype`: patchy | totalis | universalis | ophiasis | unspecified."""
 
     subtype: str
@@ -73,6 +89,7 @@ class Diagnosis:
     recorded: date | None
     active: bool
     reference: str
+    unverified_code: str | None = None  # e.g. "SNOMED CT 19754005" (no verified entry gives the subtype)
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,7 @@ class SaltScore:
 
 
 @dataclass(frozen=True)
-class TherapyEpisode:
+class TherapyEpisode(CodeRecognised):
     """A period on one JAK inhibitor at one dose, from one MedicationRequest or MedicationStatement.
 
     `drug` is a key of the knowledge file's `drugs:`. A dose change is a new
@@ -99,10 +116,11 @@ class TherapyEpisode:
     dose_mg: float | None = None  # per administration
     doses_per_day: int | None = None
     dose_text: str | None = None
+    unverified_code: str | None = None  # e.g. "RxNorm 2591476" (the drug known by no verified code or name)
 
 
 @dataclass(frozen=True)
-class PriorTherapy:
+class PriorTherapy(CodeRecognised):
     """A conventional AA therapy (knowledge key, e.g. `intralesional_corticosteroid`)."""
 
     therapy: str
@@ -110,20 +128,22 @@ class PriorTherapy:
     end: date | None
     reference: str
     status: str
+    unverified_code: str | None = None  # e.g. "RxNorm 10759" (known by no verified code or name)
 
 
 @dataclass(frozen=True)
-class LabResult:
+class LabResult(CodeRecognised):
     test: str  # a key of CANONICAL_UNITS
     value: float  # in CANONICAL_UNITS[test]
     when: date
     reference: str
     original: str  # value and unit as received, e.g. "0.4 10*3/uL"
     interpretation: str | None = None  # H | L | N ... when the source gave one
+    unverified_code: str | None = None  # e.g. "LOINC 26474-7" (no verified code of the test)
 
 
 @dataclass(frozen=True)
-class QualitativeResult:
+class QualitativeResult(CodeRecognised):
     test: str  # one of QUALITATIVE_TESTS
     result: str  # one of QUALITATIVE_RESULTS, or a metabolizer status for cyp2c9_phenotype
     when: date
@@ -132,19 +152,21 @@ class QualitativeResult:
     # Set when the status was inferred from a genotype by the knowledge file's diplotype mapping
     # (e.g. "CYP2C9 *3/*3, activity score 0"): a rule using the status must cite that mapping.
     inferred_from: str | None = None
+    unverified_code: str | None = None  # e.g. "LOINC LA6576-8" (the test code or the coded answer)
 
 
 @dataclass(frozen=True)
-class Vaccination:
+class Vaccination(CodeRecognised):
     cvx: str
     display: str
     when: date
     live: bool
     reference: str
+    unverified_code: str | None = None  # e.g. "CVX 03" (`live` from no verified entry)
 
 
 @dataclass(frozen=True)
-class ConditionFact:
+class ConditionFact(CodeRecognised):
     """A condition that matters to JAK inhibitor safety.
 
     `concept` is a key of the knowledge file's condition value sets: pregnancy,
@@ -159,10 +181,11 @@ class ConditionFact:
     active: bool
     reference: str
     display: str
+    unverified_code: str | None = None  # e.g. "ICD-10-CM B02.9" (no verified code of the concept)
 
 
 @dataclass(frozen=True)
-class OtherMedication:
+class OtherMedication(CodeRecognised):
     """A non-JAK medication the patient takes, with the interaction classes it belongs to."""
 
     name: str
@@ -171,14 +194,16 @@ class OtherMedication:
     end: date | None
     status: str
     reference: str
+    unverified_code: str | None = None  # e.g. "RxNorm 4450" (a class known by no verified code or name)
 
 
 @dataclass(frozen=True)
-class SmokingStatus:
+class SmokingStatus(CodeRecognised):
     current_or_former: bool
     when: date
     reference: str
     display: str
+    unverified_code: str | None = None  # e.g. "SNOMED CT 8517006" (the coded answer or the condition code)
 
 
 @dataclass(frozen=True)
@@ -191,7 +216,7 @@ class Uninterpretable:
 
 
 @dataclass(frozen=True)
-class ProposedOrder:
+class ProposedOrder(CodeRecognised):
     """A draft order from CDS Hooks `draftOrders` (order-select / order-sign) or the app.
 
     `kind`: medication | vaccine | other. `intent`: start | stop (a draft whose
@@ -209,6 +234,7 @@ class ProposedOrder:
     therapy: str | None = None  # knowledge key when it is a conventional AA therapy
     cvx: str | None = None
     live_vaccine: bool = False
+    unverified_code: str | None = None  # e.g. "RxNorm 2591476" (the drug, therapy, classes or live flag)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from clinical_core.extract._facts import Facts
 from clinical_core.extract._fields import (
     CVX,
     Json,
+    code_text,
     codings,
     concept_label,
     concept_texts,
@@ -279,6 +280,8 @@ class RecordBuilder:
         if aa:
             specific = [h for h in aa if h[1].meaning not in (None, "unspecified")] or aa
             _, entry, system, value = specific[0]
+            # The subtype is verified when a verified entry gives that same subtype.
+            unverified = _unverified([h for h in aa if h[1].meaning == entry.meaning])
             self.facts.diagnoses.append(
                 Diagnosis(
                     subtype=entry.meaning or "unspecified",
@@ -288,17 +291,25 @@ class RecordBuilder:
                     recorded=recorded,
                     active=active,
                     reference=reference,
+                    unverified_code=unverified,
                 )
             )
         concepts = sorted({h[0][len("condition.") :] for h in hits} - {"alopecia_areata"})
         for concept in concepts:
+            unverified = _unverified([h for h in hits if h[0] == f"condition.{concept}"])
             if concept == "smoker":
                 when = onset or recorded
                 if when is None:
                     self.facts.cannot_read(reference, "Condition smoking date", "no onset or recorded date")
                 else:
                     self.facts.smoking.append(
-                        SmokingStatus(current_or_former=True, when=when, reference=reference, display=display)
+                        SmokingStatus(
+                            current_or_former=True,
+                            when=when,
+                            reference=reference,
+                            display=display,
+                            unverified_code=unverified,
+                        )
                     )
                 continue
             self.facts.conditions.append(
@@ -309,6 +320,7 @@ class RecordBuilder:
                     active=active,
                     reference=reference,
                     display=display,
+                    unverified_code=unverified,
                 )
             )
 
@@ -374,6 +386,7 @@ class RecordBuilder:
                 f"{concept.name!r} matches several JAK inhibitors ({', '.join(concept.ambiguous_drugs)})",
             )
         if concept.drug is not None:
+            drug_code = concept.unverified_code(f"medication.{concept.drug}")
             dose = dose_of(dosages, concept)
             if dose.problem is not None:
                 self.facts.cannot_read(reference, f"{rtype} {concept.drug} dose", dose.problem)
@@ -387,13 +400,14 @@ class RecordBuilder:
                     dose_mg=dose.mg,
                     doses_per_day=dose.per_day,
                     dose_text=dose.text,
+                    unverified_code=drug_code,
                 )
             )
         for therapy in sorted(concept.therapies):
-            self.facts.prior_therapies.append(
-                PriorTherapy(therapy=therapy, start=start, end=end, reference=reference, status=status)
-            )
+            code = concept.unverified_code(f"therapy.{therapy}")
+            self.facts.prior_therapies.append(PriorTherapy(therapy, start, end, reference, status, code))
         if concept.classes and concept.drug is None and not concept.ambiguous_drugs:
+            classes_code = concept.unverified_code(*(f"medication_class.{c}" for c in concept.classes))
             self.facts.medications.append(
                 OtherMedication(
                     name=concept.name or rtype,
@@ -402,6 +416,7 @@ class RecordBuilder:
                     end=end,
                     status=status,
                     reference=reference,
+                    unverified_code=classes_code,
                 )
             )
 
@@ -409,15 +424,21 @@ class RecordBuilder:
 
     def _procedure(self, procedure: Json, reference: str) -> None:
         code = obj(procedure, "code")
-        therapies: set[str] = set()
+        therapies: dict[str, list[str]] = {}  # therapy -> the unverified codes that recognised it
+        verified: set[str] = set()  # therapies a verified code or a name recognised
         for system, value, _ in codings(code):
-            therapies.update(
-                k[len("therapy.") :]
-                for k, _ in self.knowledge.lookup(system, value)
-                if k.startswith("therapy.")
-            )
+            for k, entry in self.knowledge.lookup(system, value):
+                if k.startswith("therapy."):
+                    therapy = k[len("therapy.") :]
+                    unverified_codes = therapies.setdefault(therapy, [])
+                    if entry.verified:
+                        verified.add(therapy)
+                    else:
+                        unverified_codes.append(code_text(system, value))
         for label in concept_texts(code):
-            therapies.update(k[len("therapy.") :] for k in self.knowledge.lookup_name(label, "therapy."))
+            for k in self.knowledge.lookup_name(label, "therapy."):
+                therapies.setdefault(k[len("therapy.") :], [])
+                verified.add(k[len("therapy.") :])
         if not therapies:
             return
         status = self._read_status(procedure, reference, PROCEDURE_READ, PROCEDURE_SKIPPED)
@@ -428,8 +449,9 @@ class RecordBuilder:
         if end is None and status == "completed":
             end = start
         for therapy in sorted(therapies):
+            unverified = None if therapy in verified else ", ".join(dict.fromkeys(therapies[therapy]))
             self.facts.prior_therapies.append(
-                PriorTherapy(therapy=therapy, start=start, end=end, reference=reference, status=status)
+                PriorTherapy(therapy, start, end, reference, status, unverified)
             )
 
     def _immunization(self, immunization: Json, reference: str) -> None:
@@ -449,16 +471,25 @@ class RecordBuilder:
         if when is None:
             self.facts.cannot_read(reference, "Immunization date", "no occurrenceDateTime")
             return
-        live = any(key == "vaccine.live" for key, _ in self.knowledge.lookup(CVX, cvx[0]))
+        live_entries = [e for key, e in self.knowledge.lookup(CVX, cvx[0]) if key == "vaccine.live"]
+        verified = not live_entries or any(e.verified for e in live_entries)
         self.facts.vaccinations.append(
             Vaccination(
                 cvx=cvx[0],
                 display=cvx[1] or concept_label(vaccine) or cvx[0],
                 when=when,
-                live=live,
+                live=bool(live_entries),
                 reference=reference,
+                unverified_code=None if verified else code_text(CVX, cvx[0]),
             )
         )
+
+
+def _unverified(hits: list[tuple[str, CodeEntry, str | None, str]]) -> str | None:
+    """None when one of the codings that classified a fact matched a verified entry, else those codes."""
+    if not hits or any(entry.verified for _, entry, _, _ in hits):
+        return None
+    return ", ".join(dict.fromkeys(code_text(system, value) for _, _, system, value in hits))
 
 
 def _condition_active(condition: Json) -> bool:

@@ -19,6 +19,17 @@ LOINC = "http://loinc.org"
 CVX = "http://hl7.org/fhir/sid/cvx"
 UCUM = "http://unitsofmeasure.org"
 
+# How a code is named to users when a fact rests on an unverified one ("LOINC 26474-7").
+_SYSTEM_NAMES = {
+    LOINC: "LOINC",
+    CVX: "CVX",
+    "http://snomed.info/sct": "SNOMED CT",
+    "http://hl7.org/fhir/sid/icd-10-cm": "ICD-10-CM",
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
+    "http://hl7.org/fhir/sid/ndc": "NDC",
+    "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation": "HL7 interpretation",
+}
+
 # FHIR date / dateTime: YYYY, YYYY-MM, YYYY-MM-DD, optionally followed by a time.
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:$|T)")
 _PATIENT_REF = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
@@ -139,6 +150,12 @@ def concept_label(concept: object) -> str | None:
         if code:
             return code
     return None
+
+
+def code_text(system: str | None, code: str | None) -> str:
+    """A code as named to users: "LOINC 26474-7" (an unknown system by its URI)."""
+    name = _SYSTEM_NAMES.get(system or "", system or "")
+    return f"{name} {code or ''}".strip()
 
 
 def code_in(concept: object, codes: frozenset[str]) -> bool:

@@ -9,6 +9,12 @@ clinical.md: unverified codes fall back to names). A value set's
 cancel both code and name matches when they occur in the medication text, its
 form or the dosage route. A `medication.*_topical` value set (Opzelura) is never
 a JAK inhibitor episode.
+
+Code verification: a value set recognised only through code entries marked
+unverified is reported by `MedicationConcept.unverified_code`, and the facts
+built from it are unverified. A match on the value set's `names` counts as
+verified: the names are the release rule's own fallback for unverified codes
+(the ingredient and brand name identify the product whatever its code).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import dataclass, field
 from clinical_core.extract._fields import (
     CVX,
     Json,
+    code_text,
     codings,
     concept_label,
     concept_texts,
@@ -52,6 +59,12 @@ class MedicationConcept:
     cvx_display: str | None = None
     live_vaccine: bool = False
     texts: tuple[str, ...] = field(default=(), repr=False)
+    # (value-set key, code) for value sets recognised only by code entries marked unverified
+    unverified_codes: tuple[tuple[str, str], ...] = ()
+
+    def unverified_code(self, *keys: str) -> str | None:
+        """The unverified codes these value sets rest on (None: a verified code or a name for each)."""
+        return ", ".join(dict.fromkeys(code for key, code in self.unverified_codes if key in keys)) or None
 
     @property
     def relevant(self) -> bool:
@@ -80,6 +93,8 @@ def classify(
     live = False
     texts: list[str] = []
     name: str | None = None
+    verified_keys: set[str] = set()  # value sets a verified code or a name recognised
+    unverified: list[tuple[str, str]] = []
     for concept in concepts:
         if concept is None:
             continue
@@ -91,6 +106,10 @@ def classify(
                 cvx = cvx or code
                 cvx_display = cvx_display or display
             for key, entry in knowledge.lookup(system, code):
+                if entry.verified:
+                    verified_keys.add(key)
+                else:
+                    unverified.append((key, code_text(system, code)))
                 if key.startswith(_JAK):
                     code_drugs.setdefault(key[len(_JAK) :], set()).add(entry.strength_mg)
                 elif key.startswith(_THERAPY):
@@ -103,6 +122,7 @@ def classify(
     name_drugs: set[str] = set()
     for label in texts:
         for key in knowledge.lookup_name(label, ""):
+            verified_keys.add(key)
             if key.startswith(_JAK):
                 name_drugs.add(key[len(_JAK) :])
             elif key.startswith(_THERAPY):
@@ -146,6 +166,7 @@ def classify(
         cvx_display=cvx_display,
         live_vaccine=live,
         texts=all_texts,
+        unverified_codes=tuple(u for u in unverified if u[0] not in verified_keys),
     )
 
 

@@ -14,6 +14,17 @@ read as a value they could hide a result below a threshold.
 A CYP2C9 genotype without a phenotype is read through the knowledge file's
 diplotype mapping (`pharmacogenomics.cyp2c9`, unverified); the result keeps
 what it was inferred from so the rules can cite the mapping.
+
+Code verification (`verified`, `unverified_code` on each result): a result is
+verified when at least one coding of its Observation (or component) matched a
+verified entry of the value set that classified it. A qualitative result read
+from a coded answer (valueCodeableConcept, or an interpretation when there is no
+value) also needs that answer to rest on a verified `answer.*` entry, or on the
+concept's own `text` giving the same answer; a coding's `display` does not count,
+since it only names the unverified code. Answers read from text alone (valueString,
+or a concept whose codes are in no value set), from valueBoolean or from a viral
+load do not depend on an answer code. Panel codes (lab.cbc_panel, lab.lipid_panel)
+classify no result: components are classified by their own codes.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from functools import lru_cache
 from clinical_core.extract._facts import Facts
 from clinical_core.extract._fields import (
     Json,
+    code_text,
     codings,
     concept_label,
     concept_texts,
@@ -59,6 +71,7 @@ _READ_PREFIXES = ("lab.", "observation.")
 _INT_AS_FLOAT = 10**300  # a JSON integer within this bound converts to a finite float
 # (value-set key, entry, matched code) of the lab./observation. codings of a concept.
 _Hits = tuple[tuple[str, CodeEntry, str], ...]
+_PRESENCE = frozenset({"positive", "negative", "indeterminate"})
 
 _NEGATIVE_TEXT = re.compile(
     r"\b(?:negative|neg|not detected|non[- ]?reactive|nonreactive|undetected|not pregnant)\b", re.I
@@ -67,8 +80,10 @@ _INDETERMINATE_TEXT = re.compile(r"\b(?:indeterminate|equivocal|borderline|incon
 _POSITIVE_TEXT = re.compile(r"\b(?:positive|pos|detected|reactive|pregnant)\b", re.I)
 _METABOLIZER_TEXT = re.compile(r"\b(poor|intermediate|normal|rapid|ultra[- ]?rapid)\s+metaboli[sz]er\b", re.I)
 _DIPLOTYPE = re.compile(r"(\*\d+)\s*/\s*(\*\d+)")
-# (result, original text, why it cannot be read, what a status was inferred from)
-_Cyp2c9 = tuple[str | None, str, str | None, str | None]
+# (result, original text, why it cannot be read, the unverified answer code it rests on)
+_Presence = tuple[str | None, str, str | None, str | None]
+# (result, original text, why it cannot be read, what a status was inferred from, unverified answer code)
+_Cyp2c9 = tuple[str | None, str, str | None, str | None, str | None]
 
 
 class ObservationReader:
@@ -78,7 +93,8 @@ class ObservationReader:
         self.knowledge = knowledge
         self.facts = facts
         self._memo: dict[tuple[str | None, str | None], _Hits] = {}
-        self._answer_memo: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
+        # (system, code) -> (answer.* key, entry verified, code as shown) of each matching entry
+        self._answer_memo: dict[tuple[str | None, str | None], tuple[tuple[str, bool, str], ...]] = {}
         self._factors: dict[tuple[str, str | None, str | None], float | None] = {}
 
     def _hits(self, concept: object) -> _Hits:
@@ -162,7 +178,8 @@ class ObservationReader:
                 if test in done:
                     continue
                 before = self._count()
-                self._value(observation, test, entry, when, reference, matched, optional=has_components)
+                unverified = None if entry.verified else _unverified(hits, key)
+                self._value(observation, test, entry, when, reference, matched, has_components, unverified)
                 if self._count() != before:
                     done.add(test)  # else a component may carry this test (an IGRA panel)
         for component, component_keys in component_hits:
@@ -173,7 +190,9 @@ class ObservationReader:
                 if test in done:
                     continue
                 done.add(test)
-                self._value(component, test, entry, when, reference, f"{matched} (component)", optional=False)
+                unverified = None if entry.verified else _unverified(component_keys, key)
+                label = f"{matched} (component)"
+                self._value(component, test, entry, when, reference, label, False, unverified)
 
     def _count(self) -> int:
         facts = self.facts
@@ -190,15 +209,24 @@ class ObservationReader:
         reference: str,
         label: str,
         optional: bool,
+        unverified: str | None,
     ) -> None:
+        """`unverified`: the test's code when no verified entry of its value set matched."""
         if test in CANONICAL_UNITS:
-            self._quantity(holder, test, when, reference, label, optional)
+            self._quantity(holder, test, when, reference, label, optional, unverified)
         elif test in _QUALITATIVE:
-            self._qualitative(holder, test, entry, when, reference, label, optional)
+            self._qualitative(holder, test, entry, when, reference, label, optional, unverified)
         # panels (lab.cbc_panel, lab.lipid_panel) carry no value of their own
 
     def _quantity(
-        self, holder: Json, test: str, when: date, reference: str, label: str, optional: bool
+        self,
+        holder: Json,
+        test: str,
+        when: date,
+        reference: str,
+        label: str,
+        optional: bool,
+        unverified: str | None,
     ) -> None:
         quantity = obj(holder, "valueQuantity")
         what = f"Observation {label} value"
@@ -270,6 +298,7 @@ class ObservationReader:
                 reference=reference,
                 original=original,
                 interpretation=interpretation,
+                unverified_code=unverified,
             )
         )
 
@@ -282,13 +311,14 @@ class ObservationReader:
         reference: str,
         label: str,
         optional: bool,
+        unverified: str | None,
     ) -> None:
         what = f"Observation {label} value"
         inferred_from = None
         if test == "cyp2c9_phenotype":
-            result, original, why, inferred_from = self._cyp2c9(holder, entry)
+            result, original, why, inferred_from, answer_code = self._cyp2c9(holder, entry)
         else:
-            result, original, why = self._presence(holder, test)
+            result, original, why, answer_code = self._presence(holder, test)
         if result is None:
             if why is None:
                 if optional:
@@ -296,51 +326,63 @@ class ObservationReader:
                 why = _why_no_value(holder, "no value or interpretation")
             self.facts.cannot_read(reference, what, why)
             return
+        codes = ", ".join(c for c in (unverified, answer_code) if c) or None
         self.facts.qualitative.append(
-            QualitativeResult(test, result, when, reference, original, inferred_from=inferred_from)
+            QualitativeResult(
+                test,
+                result,
+                when,
+                reference,
+                original,
+                inferred_from=inferred_from,
+                unverified_code=codes,
+            )
         )
 
-    def _answer_keys(self, concept: object) -> set[str]:
-        keys: set[str] = set()
+    def _answers(self, concept: object) -> dict[str, str | None]:
+        """answer.* key -> None when a verified entry gave it, else the (unverified) code that did."""
+        found: dict[str, str | None] = {}
         memo = self._answer_memo
         for system, code, _ in codings(concept):
-            found = memo.get((system, code))
-            if found is None:
-                found = memo[(system, code)] = tuple(
-                    key for key, _entry in self.knowledge.lookup(system, code) if key.startswith("answer.")
+            hits = memo.get((system, code))
+            if hits is None:
+                hits = memo[(system, code)] = tuple(
+                    (key, entry.verified, code_text(system, code))
+                    for key, entry in self.knowledge.lookup(system, code)
+                    if key.startswith("answer.")
                 )
-            keys.update(found)
-        return keys
+            for key, verified, shown_code in hits:
+                if verified or key not in found:
+                    found[key] = None if verified else shown_code
+        return found
 
-    def _presence(self, holder: Json, test: str) -> tuple[str | None, str, str | None]:
+    def _presence(self, holder: Json, test: str) -> _Presence:
         """positive | negative | indeterminate from the value, else from the interpretation."""
-        result, original, why = self._presence_of_value(holder, test)
+        result, original, why, unverified = self._presence_of_value(holder, test)
         if result is None:
             interpreted = self._interpretation(holder)
             if interpreted is not None:
                 return interpreted
-        return result, original, why
+        return result, original, why, unverified
 
-    def _presence_of_value(self, holder: Json, test: str) -> tuple[str | None, str, str | None]:
+    def _presence_of_value(self, holder: Json, test: str) -> _Presence:
         concept = obj(holder, "valueCodeableConcept")
         if concept is not None:
             original = concept_label(concept) or ""
-            keys = {k[len("answer.") :] for k in self._answer_keys(concept)} & {
-                "positive",
-                "negative",
-                "indeterminate",
-            }
+            answers = self._answers(concept)
+            keys = {k[len("answer.") :] for k in answers} & _PRESENCE
             if len(keys) == 1:
-                return keys.pop(), original, None
+                result = keys.pop()
+                return result, original, None, _answer_code(answers, result, concept)
             if len(keys) > 1:
-                return None, original, f"coded answer {original!r} is contradictory"
-            return _presence_of_texts(concept_texts(concept), original)
+                return None, original, f"coded answer {original!r} is contradictory", None
+            return (*_presence_of_texts(concept_texts(concept), original), None)
         string = text(holder, "valueString")
         if string is not None:
-            return _presence_of_texts([string], string)
+            return (*_presence_of_texts([string], string), None)
         boolean = holder.get("valueBoolean")
         if isinstance(boolean, bool):
-            return ("positive" if boolean else "negative"), str(boolean).lower(), None
+            return ("positive" if boolean else "negative"), str(boolean).lower(), None, None
         quantity = obj(holder, "valueQuantity")
         if quantity is not None:
             comparator = text(quantity, "comparator") or ""
@@ -348,16 +390,19 @@ class ObservationReader:
             original = f"{comparator}{shown(quantity.get('value'))} {text(quantity, 'unit') or ''}".strip()
             if test == "hbv_dna" and value is not None and value > 0 and not comparator:
                 # A quantified viral load means the DNA was detected; a bound ("<10") is not read.
-                return "positive", original, None
-            return None, original, f"quantitative result {original!r} has no qualitative interpretation"
-        return None, "", None
+                return "positive", original, None, None
+            why = f"quantitative result {original!r} has no qualitative interpretation"
+            return None, original, why, None
+        return None, "", None, None
 
-    def _interpretation(self, holder: Json) -> tuple[str | None, str, str | None] | None:
+    def _interpretation(self, holder: Json) -> _Presence | None:
         for concept in objs(holder, "interpretation"):
-            keys = {k[len("answer.") :] for k in self._answer_keys(concept)}
-            result = keys & {"positive", "negative", "indeterminate"}
-            if len(result) == 1:
-                return result.pop(), f"interpretation {concept_label(concept)}", None
+            answers = self._answers(concept)
+            found = {k[len("answer.") :] for k in answers} & _PRESENCE
+            if len(found) == 1:
+                result = found.pop()
+                original = f"interpretation {concept_label(concept)}"
+                return result, original, None, _answer_code(answers, result, concept)
         return None
 
     def _cyp2c9(self, holder: Json, entry: CodeEntry) -> _Cyp2c9:
@@ -372,15 +417,16 @@ class ObservationReader:
         for system, code, _ in codings(concept):
             for key, answer in self.knowledge.lookup(system, code):
                 if key == "answer.metabolizer" and answer.meaning:
-                    return answer.meaning, original, None, None
+                    unverified = None if answer.verified else code_text(system, code)
+                    return answer.meaning, original, None, None, unverified
         for line in texts:
             match = _METABOLIZER_TEXT.search(line)
             if match:
                 status = match.group(1).lower().replace("-", "").replace(" ", "")
-                return status, original, None, None
+                return status, original, None, None, None
         if texts:
-            return None, original, f"no metabolizer status in {original!r}", None
-        return None, original, None, None
+            return None, original, f"no metabolizer status in {original!r}", None, None
+        return None, original, None, None, None
 
     def _cyp2c9_genotype(self, texts: list[str], original: str) -> _Cyp2c9:
         """The status the knowledge file's (unverified) diplotype mapping gives, and from what."""
@@ -391,12 +437,13 @@ class ObservationReader:
                 found = self.knowledge.pharmacogenomics.cyp2c9.phenotype(first, second)
                 if found is None:
                     why = f"CYP2C9 diplotype {match.group(0)!r} is not mapped to a phenotype"
-                    return None, original, why, None
+                    return None, original, why, None, None
                 phenotype, score = found
-                return phenotype, original, None, f"CYP2C9 {first}/{second}, activity score {score:g}"
+                inferred = f"CYP2C9 {first}/{second}, activity score {score:g}"
+                return phenotype, original, None, inferred, None
         if texts:
-            return None, original, f"no CYP2C9 diplotype in {original!r}", None
-        return None, original, None, None
+            return None, original, f"no CYP2C9 diplotype in {original!r}", None, None
+        return None, original, None, None, None
 
     # --- SALT and smoking -------------------------------------------------------------
 
@@ -438,21 +485,32 @@ class ObservationReader:
     def _smoking(self, observation: Json, when: date, reference: str, matched: str) -> None:
         concept = obj(observation, "valueCodeableConcept")
         display = concept_label(concept) or text(observation, "valueString") or ""
-        keys = self._answer_keys(concept)
+        answers = self._answers(concept)
         smoker: bool | None = None
-        if "answer.smoker" in keys and "answer.non_smoker" not in keys:
+        if "answer.smoker" in answers and "answer.non_smoker" not in answers:
             smoker = True
-        elif "answer.non_smoker" in keys and "answer.smoker" not in keys:
+        elif "answer.non_smoker" in answers and "answer.smoker" not in answers:
             smoker = False
-        elif not keys:
+        elif not answers:
             smoker = _smoker_of_text(display)
         if smoker is None:
             self.facts.cannot_read(
                 reference, f"Observation {matched} value", f"smoking status {display!r} is not recognised"
             )
             return
+        # As for results: a coded answer needs a verified entry, or the concept's own text saying the same.
+        unverified = answers.get("answer.smoker" if smoker else "answer.non_smoker")
+        own_text = text(concept, "text")
+        if unverified is not None and own_text is not None and _smoker_of_text(own_text) is smoker:
+            unverified = None
         self.facts.smoking.append(
-            SmokingStatus(current_or_former=smoker, when=when, reference=reference, display=display)
+            SmokingStatus(
+                current_or_former=smoker,
+                when=when,
+                reference=reference,
+                display=display,
+                unverified_code=unverified,
+            )
         )
 
 
@@ -486,6 +544,25 @@ def _presence_of_texts(texts: list[str], original: str) -> tuple[str | None, str
     if texts:
         return None, original, f"result {original!r} is not recognised as positive, negative or indeterminate"
     return None, original, "the coded result has no recognised code and no text"
+
+
+def _unverified(hits: _Hits, key: str) -> str | None:
+    """None when a coding matched a verified entry of value set `key`, else the codes that matched it."""
+    if any(entry.verified for k, entry, _ in hits if k == key):
+        return None
+    return ", ".join(dict.fromkeys(code_text(entry.system, code) for k, entry, code in hits if k == key))
+
+
+def _answer_code(answers: dict[str, str | None], result: str, concept: Json) -> str | None:
+    """The unverified answer code a result rests on: None when a verified entry gave the result, or
+    when the concept's own text says the same (a coding's display only names the code)."""
+    code = answers.get(f"answer.{result}")
+    if code is None:
+        return None
+    own_text = text(concept, "text")
+    if own_text is not None and _presence_of_texts([own_text], own_text)[0] == result:
+        return None
+    return code
 
 
 @lru_cache(maxsize=256)  # keys come from the knowledge file: a bounded set

@@ -6,7 +6,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from clinical_core.extract._build import Resources, medication_concepts
-from clinical_core.extract._fields import CVX, Json, codings, concept_label, obj, objs, status_of, text
+from clinical_core.extract._fields import (
+    CVX,
+    Json,
+    code_text,
+    codings,
+    concept_label,
+    obj,
+    objs,
+    status_of,
+    text,
+)
 from clinical_core.extract._medications import classify, dose_of, normalise_cvx, route_texts
 from clinical_core.knowledge import Knowledge, load_knowledge
 from clinical_core.record import ProposedOrder
@@ -89,6 +99,7 @@ def _medication_order(draft: Json, reference: str, knowledge: Knowledge, context
     concept = classify(concepts, knowledge, forms + route_texts(dosages))
     intent = _intent(draft)
     if concept.cvx is not None:
+        live_code = concept.unverified_code("vaccine.live") if concept.live_vaccine else None
         return ProposedOrder(
             kind="vaccine",
             reference=reference,
@@ -96,8 +107,14 @@ def _medication_order(draft: Json, reference: str, knowledge: Knowledge, context
             medication_name=concept.name,
             cvx=concept.cvx,
             live_vaccine=concept.live_vaccine,
+            unverified_code=live_code,
         )
     dose = dose_of(dosages, concept) if concept.drug else None
+    if concept.drug is not None:
+        code = concept.unverified_code(f"medication.{concept.drug}")
+    else:
+        therapies = [f"therapy.{t}" for t in concept.therapies]
+        code = concept.unverified_code(*therapies, *(f"medication_class.{c}" for c in concept.classes))
     return ProposedOrder(
         kind="medication",
         reference=reference,
@@ -108,18 +125,21 @@ def _medication_order(draft: Json, reference: str, knowledge: Knowledge, context
         medication_name=concept.name or text(obj(draft, "medicationReference"), "display"),
         interaction_classes=concept.classes if concept.drug is None else frozenset(),
         therapy=min(concept.therapies) if concept.therapies else None,
+        unverified_code=code,
     )
 
 
 def _immunization_order(draft: Json, reference: str, knowledge: Knowledge) -> ProposedOrder:
     vaccine = obj(draft, "vaccineCode")
     cvx = next((normalise_cvx(c) for s, c, _ in codings(vaccine) if s == CVX and c), None)
-    live = cvx is not None and any(key == "vaccine.live" for key, _ in knowledge.lookup(CVX, cvx))
+    live = [e for key, e in knowledge.lookup(CVX, cvx) if key == "vaccine.live"] if cvx else []
+    verified = not live or any(e.verified for e in live)
     return ProposedOrder(
         kind="vaccine",
         reference=reference,
         intent=_intent(draft),
         medication_name=concept_label(vaccine),
         cvx=cvx,
-        live_vaccine=live,
+        live_vaccine=bool(live),
+        unverified_code=None if verified else code_text(CVX, cvx),
     )

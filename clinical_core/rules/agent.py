@@ -10,7 +10,15 @@ from functools import partial
 
 from clinical_core.findings import Action, Category, Evidence, Finding, Severity
 from clinical_core.knowledge.model import DoseChange, Fact, Interaction
-from clinical_core.rules.common import Context, change_dose, drug_names, make, number, stop_order
+from clinical_core.rules.common import (
+    Context,
+    change_dose,
+    drug_names,
+    make,
+    medication_evidence,
+    number,
+    stop_order,
+)
 from clinical_core.rules.criteria import (
     INTERACTION_FINDINGS,
     NOT_MET,
@@ -253,7 +261,7 @@ def _interaction_finding(
         Severity.CRITICAL if blocking else Severity.WARNING,
         f"{ctx.drug(drug).display} with {', '.join(names)}: {effect.replace('_', ' ')}"[:139],
         lines=tuple(f.text for f in facts),
-        evidence=[Evidence("Medication", n) for n in names],
+        evidence=medication_evidence(ctx, "Medication", names),
         facts=facts,
         actions=_reduced_dose_action(ctx, drug, reduce),
         drug=drug,

@@ -28,6 +28,7 @@ from clinical_core.rules.common import (
     number,
     order_tests,
     qualitative_evidence,
+    vaccination_evidence,
 )
 from clinical_core.rules.criteria import (
     NOT_MET,
@@ -353,9 +354,7 @@ def live_vaccine_recent(ctx: Context) -> list[Finding]:
             f"Live vaccine ({recent[-1].display}) within {lookback.value} days: consider delaying the start"[
                 :139
             ],
-            evidence=[
-                Evidence("Live vaccine", f"{v.display} (CVX {v.cvx})", v.when, v.reference) for v in recent
-            ],
+            evidence=[vaccination_evidence(v) for v in recent],
             facts=[lookback, *facts],
         )
     ]
@@ -392,7 +391,8 @@ def checklist(ctx: Context) -> tuple[ChecklistItem, ...]:
     """One line per baseline test: date, value, window, and the chosen drug's thresholds.
 
     A line is verified when the test definition, the look-back window (the pregnancy test: the
-    age band too), the thresholds it shows and the rules behind a not-met status all are.
+    age band too), the thresholds it shows and the rules behind a not-met status all are, and
+    when no result it shows or fails on was recognised only through an unverified code.
     """
     items = []
     lookback = ctx.k.parameters.baseline_lookback_days
@@ -403,7 +403,7 @@ def checklist(ctx: Context) -> tuple[ChecklistItem, ...]:
         _, window = _window(ctx, key)
         threshold, threshold_facts = _threshold_text(ctx, key)
         finding_id = None if status == "met" else f"baseline.{key}.missing"
-        failing, failing_facts = _failing_finding(ctx, key)
+        failing, failing_facts, failing_evidence = _failing_finding(ctx, key)
         if failing is not None:
             status, finding_id = "not-met", failing
         verified = (
@@ -412,6 +412,7 @@ def checklist(ctx: Context) -> tuple[ChecklistItem, ...]:
             and (key != "pregnancy_test" or ctx.k.parameters.pregnancy_test_age_band.verified)
             and all(f.verified for f in threshold_facts)
             and all(f.verified for f in failing_facts)
+            and all(e.verified for e in (*evidence, *failing_evidence))
         )
         when = max((e.when for e in evidence if e.when), default=None)
         value = "; ".join(f"{e.label} {e.value}" for e in evidence) or None
@@ -456,20 +457,25 @@ def _threshold_text(ctx: Context, key: str) -> tuple[str | None, list[Fact]]:
     return "; ".join(parts) or None, facts
 
 
-def _failing_finding(ctx: Context, key: str) -> tuple[str | None, list[Fact]]:
-    """The finding behind a not-met line (None: not failing), and the facts that decided it."""
+def _failing_finding(ctx: Context, key: str) -> tuple[str | None, list[Fact], list[Evidence]]:
+    """The finding behind a not-met line (None: not failing), and the facts and evidence that decided it."""
     checks: list[Check] = []
     if key == "cbc":
         checks = [c for d in ctx.drugs for lab in THRESHOLD_FINDINGS if (c := lab_start_check(ctx, d, lab))]
     elif key in ("hepatitis_b", "hepatitis_c"):
         checks = [hepatitis_check(ctx, d, key) for d in ctx.drugs]
     elif key == "tb_screening":
-        status, _ = tb_status(ctx)
+        status, evidence = tb_status(ctx)
         if status != "positive":
-            return None, []
-        return "baseline.tb.positive", [f for d in ctx.drugs if (f := ctx.drug(d).tb) is not None]
+            return None, [], []
+        facts: list[Fact] = [f for d in ctx.drugs if (f := ctx.drug(d).tb) is not None]
+        return "baseline.tb.positive", facts, list(evidence)
     failing = [c for c in checks if c.status == NOT_MET]
-    return (failing[0].finding_id if failing else None), [f for c in failing for f in c.facts]
+    return (
+        failing[0].finding_id if failing else None,
+        [f for c in failing for f in c.facts],
+        [e for c in failing for e in c.evidence],
+    )
 
 
 def findings(ctx: Context) -> list[Finding]:

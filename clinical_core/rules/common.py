@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Literal
 
@@ -24,6 +24,7 @@ from clinical_core.record import (
     QualitativeResult,
     SaltScore,
     TherapyEpisode,
+    Vaccination,
 )
 
 Mode = Literal["proposed", "current", "candidates"]
@@ -269,21 +270,30 @@ def lab_value(test: str, value: float) -> str:
     return f"{number(value)} {CANONICAL_UNITS.get(test, '')}".strip()
 
 
+# The evidence helpers carry each record fact's code verification (`verified`, `unverified_code`):
+# `make` and `Check.verified` clear the flag of whatever rests on an unverified one.
+
+
 def lab_evidence(result: LabResult) -> Evidence:
     return Evidence(
         label=LAB_LABELS.get(result.test, result.test),
         value=lab_value(result.test, result.value),
         when=result.when,
         reference=result.reference,
+        verified=result.verified,
+        unverified_code=result.unverified_code,
     )
 
 
-def qualitative_evidence(result: QualitativeResult) -> Evidence:
+def qualitative_evidence(result: QualitativeResult, value: str | None = None) -> Evidence:
+    """A qualitative result; `value` replaces the result as shown (a metabolizer status with its basis)."""
     return Evidence(
         label=LAB_LABELS.get(result.test, result.test),
-        value=result.result,
+        value=result.result if value is None else value,
         when=result.when,
         reference=result.reference,
+        verified=result.verified,
+        unverified_code=result.unverified_code,
     )
 
 
@@ -297,7 +307,70 @@ def condition_evidence(condition: ConditionFact) -> Evidence:
         value=condition.concept.replace("_", " "),
         when=condition.onset,
         reference=condition.reference,
+        verified=condition.verified,
+        unverified_code=condition.unverified_code,
     )
+
+
+def vaccination_evidence(vaccination: Vaccination) -> Evidence:
+    return Evidence(
+        "Live vaccine",
+        f"{vaccination.display} (CVX {vaccination.cvx})",
+        vaccination.when,
+        vaccination.reference,
+        verified=vaccination.verified,
+        unverified_code=vaccination.unverified_code,
+    )
+
+
+def diagnosis_evidence(diagnosis: Diagnosis) -> Evidence:
+    return Evidence(
+        "Diagnosis",
+        diagnosis.subtype,
+        diagnosis.onset or diagnosis.recorded,
+        diagnosis.reference,
+        verified=diagnosis.verified,
+        unverified_code=diagnosis.unverified_code,
+    )
+
+
+def medication_evidence(ctx: Context, label: str, names: Iterable[str]) -> list[Evidence]:
+    """One item per medication name (as `current_medication_classes` gives them); a name is unverified
+    when every medication or proposed order of that name was recognised only by an unverified code."""
+    sources = [(m.name, m.verified, m.unverified_code) for m in ctx.record.medications]
+    sources += [
+        (o.medication_name or o.reference, o.verified, o.unverified_code)
+        for o in ctx.proposed
+        if o.kind == "medication"
+    ]
+    verified = {name for name, ok, _ in sources if ok}
+    unverified = {name: code for name, ok, code in sources if not ok and name not in verified}
+    return [
+        Evidence(label, name, verified=name not in unverified, unverified_code=unverified.get(name))
+        for name in names
+    ]
+
+
+def unverified_drug_evidence(ctx: Context, drug: str) -> Evidence | None:
+    """The order that makes `drug` a proposed or current JAK inhibitor, when the record knows the drug
+    only through a code not yet verified (every such order was recognised only by one); else None."""
+    sources = [
+        ("Proposed order", o.reference, o.verified, o.unverified_code)
+        for o in ctx.proposed
+        if o.kind == "medication" and o.drug == drug
+    ]
+    sources += [
+        ("Current order", e.reference, e.verified, e.unverified_code)
+        for e in ctx.record.therapies
+        if e.drug == drug
+        and e.status in ACTIVE_ORDER_STATUSES
+        and (e.start is None or e.start <= ctx.as_of)
+        and (e.end is None or e.end >= ctx.as_of)
+    ]
+    if not sources or any(ok for _, _, ok, _ in sources):
+        return None
+    label, reference, _, code = sources[0]
+    return Evidence(label, ctx.drug(drug).display, None, reference, verified=False, unverified_code=code)
 
 
 # Patient data (displays, free text, identifiers, units) is quoted into markdown details: escaped, it
@@ -393,11 +466,15 @@ def make(
     """A finding whose detail lists the evidence and sources; unverified facts clear `verified`.
 
     `lines` are the rule's own markdown; evidence and missing items are patient data, escaped here.
+    Evidence recognised only through an unverified code clears `verified` too, and its line names the
+    code; so does the order behind `drug` when the record knows that drug only through such a code.
     """
     used = [f for f in facts if f is not None]
     source_ids = tuple(dict.fromkeys([*(s for f in used for s in f.sources), *sources]))
-    all_verified = verified and all(f.verified for f in used)
     evidence = tuple(evidence)
+    if drug is not None:
+        evidence = _with_drug_code(ctx, drug, evidence)
+    all_verified = verified and all(f.verified for f in used) and all(e.verified for e in evidence)
     missing = tuple(dict.fromkeys(missing))
     parts = [line for line in lines if line]
     if evidence:
@@ -427,11 +504,29 @@ def make(
     )
 
 
+def _with_drug_code(ctx: Context, drug: str, evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    """The evidence, with the order behind `drug` marked (or added) when its code is not verified."""
+    order = unverified_drug_evidence(ctx, drug)
+    if order is None:
+        return evidence
+    if all(e.reference != order.reference for e in evidence):
+        return (*evidence, order)
+    code = order.unverified_code
+    return tuple(
+        replace(e, verified=False, unverified_code=code) if e.reference == order.reference else e
+        for e in evidence
+    )
+
+
 def _evidence_line(e: Evidence) -> str:
     text = md_text(e.label) if e.value is None else f"{md_text(e.label)}: {md_text(e.value)}"
     extras = [e.when.isoformat() if e.when else None, md_code(e.reference) if e.reference else None]
     extra = ", ".join(x for x in extras if x)
-    return f"{text} ({extra})" if extra else text
+    line = f"{text} ({extra})" if extra else text
+    if e.verified:
+        return line
+    code = f": {md_text(e.unverified_code)}" if e.unverified_code else ""
+    return f"{line}. Recognised by a code not yet verified{code}"
 
 
 def days(n: int) -> timedelta:

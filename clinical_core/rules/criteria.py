@@ -2,7 +2,8 @@
 
 Each check returns a `Check`: met | not-met | missing | out-of-window | unknown, with the
 evidence, the facts (for sources and verification: a check is verified only when all its
-facts are) and the finding that explains it.
+facts are, and none of its evidence was recognised only through an unverified code) and the
+finding that explains it.
 `decisive` is False for checks whose missing data does not decide eligibility.
 """
 
@@ -21,14 +22,18 @@ from clinical_core.rules.common import (
     condition_evidence,
     current_medication_classes,
     days,
+    diagnosis_evidence,
     has_totalis_or_universalis,
     lab_evidence,
     lab_value,
     latest_lab,
     latest_qualitative,
     latest_salt,
+    medication_evidence,
     number,
     qualitative_evidence,
+    totalis_or_universalis,
+    unverified_drug_evidence,
 )
 
 NOT_MET = "not-met"
@@ -57,8 +62,9 @@ class Check:
 
     @property
     def verified(self) -> bool:
-        """Every fact the check used is verified in the knowledge file (its checklist line's flag)."""
-        return all(f.verified for f in self.facts)
+        """Every fact the check used is verified in the knowledge file, and every item of its evidence
+        was recognised by a verified code (its checklist line's flag)."""
+        return all(f.verified for f in self.facts) and all(e.verified for e in self.evidence)
 
 
 # --- Severity (drug-independent) ------------------------------------------------------------------
@@ -87,10 +93,18 @@ def severity_check(ctx: Context) -> Check:
     salt = pre_treatment_salt(ctx)
     threshold = f"SALT >= {p.severity_threshold_salt.value} or alopecia totalis/universalis"
     facts: tuple[Fact, ...] = (p.severity_threshold_salt,)
+    # An AT/AU diagnosis is evidence where it decides severity: no SALT, or a SALT below the threshold.
+    at_au = tuple(diagnosis_evidence(d) for d in totalis_or_universalis(ctx))
     if salt is None:
-        if has_totalis_or_universalis(ctx):
+        if at_au:
             return Check(
-                "severity", "Severe AA", MET, value="AT/AU documented", threshold=threshold, facts=facts
+                "severity",
+                "Severe AA",
+                MET,
+                value="AT/AU documented",
+                threshold=threshold,
+                evidence=at_au,
+                facts=facts,
             )
         return Check(
             "severity",
@@ -113,7 +127,10 @@ def severity_check(ctx: Context) -> Check:
         threshold=threshold,
         reference=salt.reference,
         finding_id=finding,
-        evidence=(Evidence("SALT", number(salt.value), salt.when, salt.reference),),
+        evidence=(
+            Evidence("SALT", number(salt.value), salt.when, salt.reference),
+            *(at_au if salt.value < p.severity_threshold_salt.value else ()),
+        ),
         facts=facts,
     )
 
@@ -557,7 +574,7 @@ def interaction_checks(ctx: Context, drug: str) -> list[Check]:
                 value=", ".join(names),
                 threshold=interaction.text,
                 finding_id=INTERACTION_FINDINGS.get(interaction.drug_class),
-                evidence=tuple(Evidence("Medication", n) for n in names),
+                evidence=tuple(medication_evidence(ctx, "Medication", names)),
                 facts=(interaction,),
                 decisive=False,
             )
@@ -565,21 +582,29 @@ def interaction_checks(ctx: Context, drug: str) -> list[Check]:
     return checks
 
 
-def combination_partners(ctx: Context, drug: str) -> list[str]:
+def combination_partners(ctx: Context, drug: str) -> list[Evidence]:
+    """The concomitant products the combination rule names, one item each (verified if any source is)."""
     rule = ctx.drug(drug).combination_not_recommended
-    partners = [
-        f"{ctx.drug(j).display} (JAK inhibitor)"
-        for j in sorted(ctx.other_active_jaks - {drug})
-        if rule.other_jak
-    ]
+    partners: list[Evidence] = []
+    for jak in sorted(ctx.other_active_jaks - {drug}) if rule.other_jak else ():
+        order = unverified_drug_evidence(ctx, jak)
+        code = order.unverified_code if order else None
+        name = f"{ctx.drug(jak).display} (JAK inhibitor)"
+        partners.append(Evidence("Concomitant", name, verified=order is None, unverified_code=code))
     classes = current_medication_classes(ctx)
-    partners += [name for cls in rule.classes for name in classes.get(cls, [])]
+    partners += medication_evidence(
+        ctx, "Concomitant", [name for cls in rule.classes for name in classes.get(cls, [])]
+    )
     partners += [
-        t.therapy.replace("_", " ")
+        Evidence("Concomitant", t.therapy.replace("_", " "), None, None, t.verified, t.unverified_code)
         for t in ctx.record.prior_therapies
         if t.therapy == "cyclosporine" and t.end is None and t.status == "active"
     ]
-    return list(dict.fromkeys(partners))
+    unique: dict[str | None, Evidence] = {}
+    for partner in partners:
+        if partner.value not in unique or (partner.verified and not unique[partner.value].verified):
+            unique[partner.value] = partner
+    return list(unique.values())
 
 
 def combination_check(ctx: Context, drug: str) -> Check:
@@ -590,9 +615,9 @@ def combination_check(ctx: Context, drug: str) -> Check:
         "No other JAK inhibitor or potent immunosuppressant",
         NOT_MET if partners else MET,
         drug,
-        value=", ".join(partners) or "none",
+        value=", ".join(p.value or "" for p in partners) or "none",
         finding_id="agent.combination.not_recommended" if partners else None,
-        evidence=tuple(Evidence("Concomitant", p) for p in partners),
+        evidence=tuple(partners),
         facts=(rule,),
         decisive=False,
     )
@@ -627,7 +652,7 @@ def cyp2c9_check(ctx: Context, drug: str) -> Check | None:
         when=result.when,
         reference=result.reference,
         finding_id="agent.cyp2c9.poor_metabolizer" if poor else None,
-        evidence=(Evidence(LAB_LABELS[result.test], value, result.when, result.reference),),
+        evidence=(qualitative_evidence(result, value),),
         facts=facts,
     )
 

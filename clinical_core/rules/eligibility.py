@@ -8,13 +8,16 @@ Verification: a checklist line is verified only when every fact its check(s) use
 verdict uses the facts of the checks that decide it: for "eligible", every check of each
 eligible drug (met ones included, so an eligible verdict resting on a line with an unverified
 fact is unverified too) and none of a drug that is not eligible, whose failure does not change
-the verdict; otherwise the failing and undecided checks (as the detail lists them).
+the verdict; otherwise the failing and undecided checks (as the detail lists them). A check whose
+evidence was recognised only through an unverified code (an ALC coded 26474-7) is unverified like
+one resting on an unverified fact, and so is a verdict about a proposed or current drug the record
+knows only through such a code.
 """
 
 from __future__ import annotations
 
 from clinical_core.findings import Category, ChecklistItem, Finding, Severity
-from clinical_core.rules.common import Context, make, md_text
+from clinical_core.rules.common import Context, make, md_text, unverified_drug_evidence
 from clinical_core.rules.criteria import MET, MISSING, NOT_MET, UNDECIDED, Check, drug_checks, drug_verdict
 
 
@@ -99,6 +102,12 @@ def _verdict_finding(
     unverified = _unverified_labels(ctx, deciding)
     if unverified:
         lines.append(f"Checklist lines resting on unverified facts: {unverified}.")
+    if codes := _unverified_codes(deciding):
+        lines.append(f"Recognised by a code not yet verified: {codes}.")
+    # A met line's evidence decides the verdict too: an ALC recognised by an unverified code.
+    evidence_verified = all(e.verified for c in deciding for e in c.evidence)
+    orders = [] if ctx.mode == "candidates" else [unverified_drug_evidence(ctx, d) for d in per_drug]
+    evidence = [o for o in orders if o is not None]
     # A met line adds only its unverified facts: the detail cites what to verify, not every met rule.
     facts = [f for c in deciding for f in c.facts if c.status != MET or not f.verified]
     eligible = [ctx.drug(d).display.lower() for d, v in verdicts.items() if v == MET]
@@ -117,8 +126,10 @@ def _verdict_finding(
             Severity.INFO,
             f"Eligible for a JAK inhibitor: {', '.join(eligible)}"[:139],
             lines=lines,
+            evidence=evidence,
             facts=facts,
             sources=[s for c in others for f in c.facts for s in f.sources],
+            verified=evidence_verified,
         )
     if status == "not-eligible":
         return make(
@@ -128,7 +139,9 @@ def _verdict_finding(
             Severity.WARNING,
             "Not eligible: a criterion fails for every JAK inhibitor considered",
             lines=lines,
+            evidence=evidence,
             facts=facts,
+            verified=evidence_verified,
         )
     missing = [
         f"{c.label} ({ctx.drug(d).display})"
@@ -143,8 +156,10 @@ def _verdict_finding(
         Severity.INFO,
         "Eligibility undetermined: data missing to decide",
         lines=lines,
+        evidence=evidence,
         facts=facts,
         missing=missing,
+        verified=evidence_verified,
     )
 
 
@@ -153,6 +168,17 @@ def _deciding(status: str, per_drug: dict[str, list[Check]], verdicts: dict[str,
     if status == "eligible":
         return [c for drug, checks in per_drug.items() if verdicts[drug] == MET for c in checks]
     return [c for checks in per_drug.values() for c in checks if c.status != MET]
+
+
+def _unverified_codes(checks: list[Check]) -> str:
+    """The unverified code each line's evidence rests on, with the line: "LOINC 26474-7 (ALC)"."""
+    codes = [
+        f"{md_text(e.unverified_code)} ({c.label})" if e.unverified_code else c.label
+        for c in checks
+        for e in c.evidence
+        if not e.verified
+    ]
+    return "; ".join(dict.fromkeys(codes))
 
 
 def _unverified_labels(ctx: Context, checks: list[Check]) -> str:

@@ -14,7 +14,7 @@ from clinical_core.rules.common import Context, make
 
 def _prior(ctx: Context) -> list[Evidence]:
     return [
-        Evidence(t.therapy.replace("_", " "), t.status, t.start, t.reference)
+        Evidence(t.therapy.replace("_", " "), t.status, t.start, t.reference, t.verified, t.unverified_code)
         for t in ctx.record.prior_therapies
         if t.start is None or t.start <= ctx.as_of
     ]

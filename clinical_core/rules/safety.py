@@ -16,6 +16,7 @@ from clinical_core.rules.common import (
     condition_evidence,
     make,
     stop_order,
+    vaccination_evidence,
 )
 from clinical_core.rules.criteria import infection_evidence, pregnancy_evidence
 
@@ -38,7 +39,16 @@ def boxed_warning_risk_factors(ctx: Context) -> list[Finding]:
         evidence.append(Evidence("Age", f"{ctx.age} years (>= {age_param.value})", ctx.as_of))
     smoking = _smoking(ctx)
     if smoking is not None and smoking.current_or_former:
-        evidence.append(Evidence("Smoking", smoking.display, smoking.when, smoking.reference))
+        evidence.append(
+            Evidence(
+                "Smoking",
+                smoking.display,
+                smoking.when,
+                smoking.reference,
+                verified=smoking.verified,
+                unverified_code=smoking.unverified_code,
+            )
+        )
     for concept in ("smoker", "cardiovascular", "vte", "malignancy"):
         evidence += [condition_evidence(c) for c in any_conditions(ctx, concept)]
     if not evidence:
@@ -88,7 +98,7 @@ def live_vaccine(ctx: Context) -> list[Finding]:
                 f"Live vaccine ({', '.join(names)}) proposed during JAK inhibitor therapy: avoid"[:139],
                 lines=("Use non-live alternatives (e.g., recombinant zoster vaccine).",),
                 evidence=[
-                    Evidence("Proposed vaccine", n, None, o.reference)
+                    Evidence("Proposed vaccine", n, None, o.reference, o.verified, o.unverified_code)
                     for n, o in zip(names, proposed, strict=True)
                 ],
                 facts=facts,
@@ -114,9 +124,7 @@ def live_vaccine(ctx: Context) -> list[Finding]:
             Category.SAFETY,
             Severity.CRITICAL,
             f"Live vaccine ({given[-1].display}) given during JAK inhibitor therapy"[:139],
-            evidence=[
-                Evidence("Live vaccine", f"{v.display} (CVX {v.cvx})", v.when, v.reference) for v in given
-            ],
+            evidence=[vaccination_evidence(v) for v in given],
             facts=facts,
             drug=drug,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from clinical_core.findings import Category, Evidence, Finding, Severity
 from clinical_core.rules.common import (
     Context,
+    diagnosis_evidence,
     has_totalis_or_universalis,
     make,
     number,
@@ -152,10 +153,7 @@ def near_total_loss(ctx: Context) -> list[Finding]:
 
 
 def _subtype_evidence(ctx: Context) -> list[Evidence]:
-    return [
-        Evidence("Diagnosis", d.subtype, d.onset or d.recorded, d.reference)
-        for d in totalis_or_universalis(ctx)
-    ]
+    return [diagnosis_evidence(d) for d in totalis_or_universalis(ctx)]
 
 
 def findings(ctx: Context) -> list[Finding]:

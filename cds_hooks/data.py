@@ -22,6 +22,7 @@ from typing import Any
 
 from cds_hooks.errors import BadRequest, PreconditionFailed
 from cds_hooks.request import HookRequest
+from clinical_core.rules.common import ACTIVE_ORDER_STATUSES
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
@@ -140,10 +141,6 @@ def collect(
     return results
 
 
-# A prefetched MedicationRequest/Statement in one of these statuses is what the patient takes now:
-# the rules must know its medication (interactions, current dose). Other statuses are history; an
-# unresolved one is fetched when possible and otherwise listed by the core as uninterpretable.
-_CURRENT = frozenset({"active", "on-hold"})
 # A literal reference to a Medication, relative or absolute, optionally versioned (as the core reads it).
 _MEDICATION_REFERENCE = re.compile(
     r"(?P<base>.*/)?Medication/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?"
@@ -208,7 +205,10 @@ def resolve_medications(
 
 
 def _role(resource: dict[str, Any]) -> str:
-    return "current medication" if resource.get("status") in _CURRENT else "past medication"
+    # An active or on-hold order (as the core reads it) is what the patient takes now: the rules must
+    # know its medication (interactions, current dose). Other statuses are history; an unresolved one
+    # is fetched when possible and otherwise listed by the core as uninterpretable.
+    return "current medication" if resource.get("status") in ACTIVE_ORDER_STATUSES else "past medication"
 
 
 def _wanted(resource: dict[str, Any], role: str, known: set[str], base: str | None) -> _Wanted | None:

@@ -23,11 +23,11 @@ from clinical_core.rules import (
     severity,
 )
 from clinical_core.rules.common import (
-    ACTIVE_ORDER_STATUSES,
     Context,
     Mode,
     TherapyRun,
     has_alopecia_areata,
+    is_running,
 )
 
 RULES = (data, severity, prior_therapy, agent, baseline, monitoring, response, safety)
@@ -113,14 +113,7 @@ def candidate_agents(k: Knowledge, age: int | None) -> tuple[str, ...]:
 
 def current_episodes(record: PatientRecord, as_of: date) -> list[TherapyEpisode]:
     """JAK episodes running on `as_of`, oldest start first."""
-    running = [
-        e
-        for e in record.therapies
-        if e.status in ACTIVE_ORDER_STATUSES
-        and (e.start is None or e.start <= as_of)
-        and (e.end is None or e.end >= as_of)
-    ]
-    # An active order without a start date still means the patient is on the drug.
+    running = [e for e in record.therapies if is_running(e, as_of)]
     return sorted(running, key=lambda e: e.start or date.min)
 
 

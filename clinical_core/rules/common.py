@@ -32,6 +32,16 @@ Mode = Literal["proposed", "current", "candidates"]
 ACTIVE_ORDER_STATUSES = frozenset({"active", "on-hold"})
 ACTIVE_MEDICATION_STATUSES = frozenset({"active", "on-hold", "intended", "unknown"})
 
+
+def is_running(episode: TherapyEpisode, as_of: date) -> bool:
+    """The episode's order is active on `as_of`; one without a start date still means the patient is on it."""
+    return (
+        episode.status in ACTIVE_ORDER_STATUSES
+        and (episode.start is None or episode.start <= as_of)
+        and (episode.end is None or episode.end >= as_of)
+    )
+
+
 LAB_LABELS = {
     "alc": "ALC",
     "anc": "ANC",
@@ -362,10 +372,7 @@ def unverified_drug_evidence(ctx: Context, drug: str) -> Evidence | None:
     sources += [
         ("Current order", e.reference, e.verified, e.unverified_code)
         for e in ctx.record.therapies
-        if e.drug == drug
-        and e.status in ACTIVE_ORDER_STATUSES
-        and (e.start is None or e.start <= ctx.as_of)
-        and (e.end is None or e.end >= ctx.as_of)
+        if e.drug == drug and is_running(e, ctx.as_of)
     ]
     if not sources or any(ok for _, _, ok, _ in sources):
         return None

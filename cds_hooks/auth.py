@@ -136,7 +136,8 @@ class Authenticator:
             raise Unauthorized("kid missing")
         if not isinstance(typ, str) or typ.upper() != "JWT":
             raise Unauthorized("typ missing or not JWT")
-        issuer = self._issuers.get(unverified.get("iss"))  # type: ignore[arg-type]
+        iss = unverified.get("iss")
+        issuer = self._issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
             raise Unauthorized("issuer not trusted")
         key = self._key(issuer, kid, header.get("jku"))

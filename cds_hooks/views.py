@@ -43,7 +43,8 @@ _OTHER_METHODS = ["PUT", "PATCH", "DELETE"]
 
 
 def _state() -> CdsHooksState:
-    return current_app.extensions["cds_hooks"]  # type: ignore[no-any-return]
+    state: CdsHooksState = current_app.extensions["cds_hooks"]
+    return state
 
 
 # ---------------------------------------------------------------- request lifecycle

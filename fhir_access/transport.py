@@ -47,7 +47,7 @@ class DeadlineRetry(Retry):
         # Stock Retry retries connect errors for every method; a POST is never sent twice here.
         idempotent = self._is_method_retryable(method or "")
         if error is not None and self._is_connection_error(error) and not idempotent:
-            raise MaxRetryError(_pool, url or "", error) from error  # type: ignore[arg-type]
+            raise MaxRetryError(_pool, url or "", error) from error  # type: ignore[arg-type]  # as urllib3's own Retry: no pool on some paths
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def is_exhausted(self) -> bool:

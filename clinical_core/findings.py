@@ -148,7 +148,13 @@ class ChecklistItem:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One scheduled monitoring test on therapy. `status`: done | due | overdue | upcoming."""
+    """One scheduled monitoring test on therapy. `status`: done | due | overdue | upcoming.
+
+    A done entry rests on the latest result of each of the item's tests in its window: `done_on` and
+    `reference` are those of the latest of them. `unverified_code` names the code(s), comma-joined, of
+    those results recognised only through a code marked unverified in the knowledge file (e.g.
+    "LOINC 26474-7"); the entry stays done, and front ends mark it "verify code".
+    """
 
     key: str  # schedule item key from the knowledge file, e.g. "cbc_week4"
     label: str
@@ -156,7 +162,8 @@ class TimelineEntry:
     due: date
     status: str
     done_on: date | None = None
-    reference: str | None = None
+    reference: str | None = None  # the latest result that made it done, e.g. "Observation/abc"
+    unverified_code: str | None = None
 
 
 @dataclass(frozen=True)

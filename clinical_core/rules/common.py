@@ -134,11 +134,6 @@ class Context:
         """A hard stop applies to a proposed JAK order about one of these drugs."""
         return self.proposed_jak is not None and self.proposed_jak.drug in set(drugs)
 
-    def param_int(self, name: str) -> int:
-        value = self.k.parameter(name).value  # type: ignore[attr-defined]
-        assert isinstance(value, int)
-        return value
-
 
 # --- Record look-ups (never past as_of) ---------------------------------------------------------
 
@@ -177,14 +172,15 @@ def latest_qualitative(
     return max(series, key=lambda q: q.when) if series else None
 
 
-def latest_result_date(
+def latest_result(
     ctx: Context, test: str, since: date | None = None, until: date | None = None
-) -> date | None:
+) -> LabResult | QualitativeResult | None:
+    """The latest result of `test` in the window: a quantitative one first, else a qualitative one.
+
+    The result itself, not just its date: whoever counts it also owes its reference and code verification.
+    """
     lab = latest_lab(ctx, test, since, until) if test in CANONICAL_UNITS else None
-    if lab is not None:
-        return lab.when
-    qual = latest_qualitative(ctx, test, since, until)
-    return qual.when if qual is not None else None
+    return lab if lab is not None else latest_qualitative(ctx, test, since, until)
 
 
 def salt_scores(ctx: Context) -> tuple[SaltScore, ...]:

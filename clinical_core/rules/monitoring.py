@@ -13,6 +13,7 @@ from datetime import date
 
 from clinical_core.findings import Category, Evidence, Finding, Severity, TimelineEntry
 from clinical_core.knowledge.model import ScheduleItem
+from clinical_core.record import LabResult, QualitativeResult
 from clinical_core.rules.common import (
     LAB_LABELS,
     Context,
@@ -21,7 +22,7 @@ from clinical_core.rules.common import (
     lab_evidence,
     lab_value,
     latest_lab,
-    latest_result_date,
+    latest_result,
     make,
     md_code,
     order_tests,
@@ -39,8 +40,18 @@ class Occurrence:
     window_end: date
     done_until: date  # results up to here count for this occurrence
     status: str  # done | due | overdue | upcoming
-    done_on: date | None
+    done_by: tuple[LabResult | QualitativeResult, ...]  # the latest result of each test; () unless done
     current: bool  # the occurrence that findings speak about
+
+    @property
+    def last_result(self) -> LabResult | QualitativeResult | None:
+        """The latest of `done_by` (on a tie, the first in the item's test order): when it was done."""
+        return max(self.done_by, key=lambda r: r.when, default=None)
+
+    @property
+    def unverified_code(self) -> str | None:
+        """The codes of the results in `done_by` recognised only by an unverified code, comma-joined."""
+        return ", ".join(dict.fromkeys(r.unverified_code for r in self.done_by if r.unverified_code)) or None
 
 
 def _occurrences(ctx: Context, run: TherapyRun, item: ScheduleItem) -> list[Occurrence]:
@@ -63,9 +74,9 @@ def _occurrences(ctx: Context, run: TherapyRun, item: ScheduleItem) -> list[Occu
         later = week_list[index + 1] if index + 1 < len(week_list) else None
         until = min(ctx.as_of, begin + weeks(later) - days(before) - days(1)) if later else ctx.as_of
         start = max(due - days(before), begin + days(1))
-        done_dates = [latest_result_date(ctx, t, since=start, until=until) for t in item.tests]
-        done_on = max(d for d in done_dates if d is not None) if all(done_dates) else None
-        if done_on is not None:
+        results = [latest_result(ctx, t, since=start, until=until) for t in item.tests]
+        done_by = tuple(r for r in results if r is not None) if all(results) else ()
+        if done_by:
             status = "done"
         elif ctx.as_of < due - days(before):
             status = "upcoming"
@@ -75,7 +86,7 @@ def _occurrences(ctx: Context, run: TherapyRun, item: ScheduleItem) -> list[Occu
             status = "overdue"
         out.append(
             Occurrence(
-                item, week, due, due - days(before), due + days(after), until, status, done_on, current=False
+                item, week, due, due - days(before), due + days(after), until, status, done_by, current=False
             )
         )
     started = [o for o in out if o.window_start <= ctx.as_of]
@@ -93,14 +104,27 @@ def schedule(ctx: Context) -> list[Occurrence]:
 
 
 def timeline(ctx: Context) -> tuple[TimelineEntry, ...]:
-    """Every scheduled test relative to the therapy start: done / due / overdue / upcoming."""
-    entries = [
-        TimelineEntry(
-            key=o.item.key, label=o.item.label, week=o.week, due=o.due, status=o.status, done_on=o.done_on
-        )
-        for o in schedule(ctx)
-    ]
+    """Every scheduled test relative to the therapy start: done / due / overdue / upcoming.
+
+    A done entry names its latest result and, when a result that made it done was recognised only by
+    an unverified code, that code: it stays done (the result exists) but the code needs checking.
+    """
+    entries = [_entry(o) for o in schedule(ctx)]
     return tuple(sorted(entries, key=lambda e: (e.due, e.key)))
+
+
+def _entry(o: Occurrence) -> TimelineEntry:
+    last = o.last_result
+    return TimelineEntry(
+        key=o.item.key,
+        label=o.item.label,
+        week=o.week,
+        due=o.due,
+        status=o.status,
+        done_on=last.when if last else None,
+        reference=last.reference if last else None,
+        unverified_code=o.unverified_code,
+    )
 
 
 def due_and_overdue(ctx: Context) -> list[Finding]:

@@ -3,7 +3,8 @@
 Each rule test extracts the resources under test from FHIR and puts them in the rules' baseline
 patient (who meets every criterion), evaluated on the frozen day `AS_OF` with a baricitinib 2 mg
 order proposed: baricitinib's ALC threshold, TB and infection rules are verified facts, so the only
-unverified thing behind these findings is the code.
+unverified thing behind these findings is the code. The timeline tests put them in the same patient
+on ritlecitinib instead, whose week-4 draw (ALC and platelets) is a verified schedule item.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from fhir_builders import (
     observation,
 )
 from fhir_builders import patient as fhir_patient
-from rules_builders import KNOWLEDGE, ago, medication, patient, run, start_order, without
+from rules_builders import KNOWLEDGE, ago, episode, medication, patient, run, start_order, without
 
 from clinical_core import build_record
-from clinical_core.findings import Assessment, ChecklistItem, Finding
+from clinical_core.findings import Assessment, ChecklistItem, Finding, TimelineEntry
 from clinical_core.record import PatientRecord
 
 UNVERIFIED = "Recognised by a code not yet verified"
@@ -34,6 +35,8 @@ ALC_AUTOMATED = "731-0"  # verified
 ALC_UNSPECIFIED = "26474-7"  # verified: false
 IGRA = "71773-6"  # verified
 IGRA_PANEL = "71775-1"  # verified: false
+PLATELETS_AUTOMATED = "777-3"  # verified
+PLATELETS_UNSPECIFIED = "26515-7"  # verified: false
 POSITIVE = "LA6576-8"  # answer.positive, verified: false
 ABROCITINIB_IN = "2591476"  # verified: false
 
@@ -42,26 +45,43 @@ def extracted(*resources: dict[str, Any]) -> PatientRecord:
     return build_record([fhir_patient(), *resources], KNOWLEDGE)
 
 
-def assess(*resources: dict[str, Any]) -> Assessment:
-    """The baseline patient with the extracted results replacing hers, baricitinib 2 mg proposed."""
+def with_extracted(base: PatientRecord, *resources: dict[str, Any]) -> PatientRecord:
+    """`base` with the extracted results replacing its results of the same tests."""
     found = extracted(*resources)
     tests = {lab.test for lab in found.labs} | {q.test for q in found.qualitative}
-    base = without(patient(), *tests)
-    record = replace(
-        base,
-        labs=(*base.labs, *found.labs),
-        qualitative=(*base.qualitative, *found.qualitative),
+    rest = without(base, *tests)
+    return replace(
+        rest,
+        labs=(*rest.labs, *found.labs),
+        qualitative=(*rest.qualitative, *found.qualitative),
         conditions=found.conditions,
         uninterpretable=found.uninterpretable,
         _lab_index={},
     )
-    return run(record, (start_order("baricitinib", 2),))
 
 
-def alc(*codes: str, value: float = 0.4) -> dict[str, Any]:
-    obs = observation(codes[0], value, "10*3/uL", ago(5).isoformat(), id="alc")
+def assess(*resources: dict[str, Any]) -> Assessment:
+    """The baseline patient with the extracted results replacing hers, baricitinib 2 mg proposed."""
+    return run(with_extracted(patient(), *resources), (start_order("baricitinib", 2),))
+
+
+def week4_entry(*resources: dict[str, Any]) -> TimelineEntry:
+    """The week-4 ALC and platelets entry of the baseline patient on ritlecitinib 50 mg for 40 days
+    (due 12 days before `AS_OF`), with the extracted results replacing hers."""
+    on_therapy = patient(therapies=(episode("ritlecitinib", 40, 50),))
+    timeline = run(with_extracted(on_therapy, *resources)).timeline
+    [entry] = [e for e in timeline if e.key == "alc_platelets_week4"]
+    return entry
+
+
+def alc(*codes: str, value: float = 0.4, days_ago: int = 5) -> dict[str, Any]:
+    obs = observation(codes[0], value, "10*3/uL", ago(days_ago).isoformat(), id="alc")
     obs["code"]["coding"] += [coding(LOINC, code) for code in codes[1:]]
     return obs
+
+
+def platelets(code: str, days_ago: int) -> dict[str, Any]:
+    return observation(code, 250, "10*3/uL", ago(days_ago).isoformat(), id="platelets")
 
 
 def igra(code: str, answer: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +193,37 @@ def test_interpretation_coded_only_by_an_unverified_code_is_unverified() -> None
     [result] = extracted(obs).qualitative
     assert (result.result, result.unverified_code) == ("positive", "HL7 interpretation POS")
     assert result.verified is False
+
+
+# --- monitoring timeline -------------------------------------------------------------------------
+
+
+def test_timeline_entry_done_by_unverified_code_names_the_code() -> None:
+    entry = week4_entry(alc(ALC_UNSPECIFIED, value=1.2, days_ago=12), platelets(PLATELETS_AUTOMATED, 12))
+    assert (entry.status, entry.done_on) == ("done", ago(12))
+    assert entry.unverified_code == "LOINC 26474-7"
+
+
+def test_timeline_entry_done_by_verified_code_has_no_unverified_code() -> None:
+    entry = week4_entry(alc(ALC_AUTOMATED, value=1.2, days_ago=12), platelets(PLATELETS_AUTOMATED, 12))
+    assert (entry.status, entry.done_on, entry.unverified_code) == ("done", ago(12), None)
+
+
+def test_timeline_entry_done_by_two_unverified_codes_names_both() -> None:
+    entry = week4_entry(alc(ALC_UNSPECIFIED, value=1.2, days_ago=12), platelets(PLATELETS_UNSPECIFIED, 12))
+    assert entry.unverified_code == "LOINC 26474-7, LOINC 26515-7"
+
+
+def test_timeline_entry_reference_is_the_latest_result_that_made_it_done() -> None:
+    entry = week4_entry(alc(ALC_AUTOMATED, value=1.2, days_ago=14), platelets(PLATELETS_UNSPECIFIED, 11))
+    assert (entry.done_on, entry.reference) == (ago(11), "Observation/platelets")
+    assert entry.unverified_code == "LOINC 26515-7"
+
+
+def test_timeline_entry_not_done_carries_no_result_even_with_an_unverified_code_outside_its_window() -> None:
+    entry = week4_entry(alc(ALC_UNSPECIFIED, value=1.2, days_ago=45), platelets(PLATELETS_AUTOMATED, 12))
+    assert (entry.status, entry.done_on, entry.reference) == ("due", None, None)
+    assert entry.unverified_code is None
 
 
 # --- conditions -----------------------------------------------------------------------------------

@@ -205,6 +205,45 @@ def test_print_view_marks_the_checklist_line_resting_on_an_inferred_cyp2c9_statu
     assert "Verify against" not in _row(body, "print-eligibility", "severity")
 
 
+# --- Timeline rows done by results recognised only by unverified codes ---------------------------
+
+
+def _with_week4_done_by(monkeypatch: pytest.MonkeyPatch, unverified_code: str) -> None:
+    """The fake assessment, its done week-4 CBC resting on a result recognised only by `unverified_code`."""
+    import smart_app.data as data
+
+    def evaluate(record, as_of, knowledge):
+        assessment = fake_evaluate(record, as_of, knowledge)
+        week4, *rest = assessment.timeline
+        done_by = replace(week4, reference="Observation/l1", unverified_code=unverified_code)
+        return replace(assessment, timeline=(done_by, *rest))
+
+    monkeypatch.setattr(data, "evaluate", evaluate)
+
+
+def test_dashboard_marks_the_timeline_row_done_by_a_result_with_an_unverified_code(
+    stub_core: None, monkeypatch: pytest.MonkeyPatch, launcher: Launcher, client
+):
+    _with_week4_done_by(monkeypatch, "LOINC 26474-7")
+    body = client.get(launcher.launch()).get_data(as_text=True)
+    row = _row(body, "timeline", "cbc_week4")
+    assert 'data-verified="false"' in row and 'class="pill pill-done">done<' in row
+    assert (
+        '<span class="verify">Verify code LOINC 26474-7: '
+        "the result was recognised by a code not yet verified.</span>" in row
+    )
+    overdue_row = _row(body, "timeline", "cbc_week12")
+    assert 'data-verified="true"' in overdue_row and "Verify code" not in overdue_row
+
+
+def test_dashboard_escapes_the_unverified_code_on_a_timeline_row(
+    stub_core: None, monkeypatch: pytest.MonkeyPatch, launcher: Launcher, client
+):
+    _with_week4_done_by(monkeypatch, 'LOINC <img src=x onerror="alert(1)">')
+    row = _row(client.get(launcher.launch()).get_data(as_text=True), "timeline", "cbc_week4")
+    assert "Verify code LOINC &lt;img src=x onerror=&#34;alert(1)&#34;&gt;:" in row and "<img" not in row
+
+
 def _with_verdict(monkeypatch: pytest.MonkeyPatch, *, verified: bool) -> None:
     """The fake assessment as an eligible patient whose verdict is (un)verified."""
     import smart_app.data as data

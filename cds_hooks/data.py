@@ -141,12 +141,9 @@ def collect(
     return results
 
 
-# A literal reference to a Medication, relative or absolute, optionally versioned (as the core reads it).
-_MEDICATION_REFERENCE = re.compile(
-    r"(?P<base>.*/)?Medication/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?"
-)
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _NOT_IN_REQUEST = "not contained, prefetched or in draftOrders"
+_PAST = "past medication"
 _MAX_NAMED = 5
 
 
@@ -173,7 +170,8 @@ def resolve_medications(
     it can. A reference the rules need (a draft order's, or a current medication's) that cannot
     be resolved gives 412 naming it and saying why (C6): the core cannot identify such an order,
     so answering would be a silent all-clear at order-sign. A past medication's reference is
-    fetched when possible and otherwise left to the core, which lists it as uninterpretable.
+    fetched when possible and otherwise (no fhirServer, or its fetch fails) left to the core,
+    which lists it as uninterpretable.
     `no_source_reason` says why `source` is None.
     """
     known = {
@@ -184,7 +182,7 @@ def resolve_medications(
     base = source.base_url if source else None
     wanted = [w for d in drafts if (w := _wanted(d, "draft order", known, base))]
     wanted += [w for r in resources if (w := _wanted(r, _role(r), known, base))]
-    needed = [w for w in wanted if w.role != "past medication"]
+    needed = [w for w in wanted if w.role != _PAST]
     unfetchable = [w for w in needed if w.medication is None]
     if unfetchable:
         raise _unresolved(unfetchable, "", "not fetchable")
@@ -195,9 +193,7 @@ def resolve_medications(
         if needed:
             raise _unresolved(needed, f"{_NOT_IN_REQUEST}, and {no_source_reason}", "no usable fhirServer")
         return []
-    client = client_factory(source)
-    queries = {f"medication:{i}": reference for i, reference in enumerate(to_fetch)}
-    fetched = _fetch_medications(client, queries, wanted)
+    fetched = _fetch_medications(client_factory(source), to_fetch, wanted)
     found = {f"Medication/{r.get('id')}" for r in fetched}
     if missing := [w for w in needed if w.medication not in found]:
         raise _unresolved(missing, "the FHIR server did not return it", "not returned")
@@ -208,7 +204,7 @@ def _role(resource: dict[str, Any]) -> str:
     # An active or on-hold order (as the core reads it) is what the patient takes now: the rules must
     # know its medication (interactions, current dose). Other statuses are history; an unresolved one
     # is fetched when possible and otherwise listed by the core as uninterpretable.
-    return "current medication" if resource.get("status") in ACTIVE_ORDER_STATUSES else "past medication"
+    return "current medication" if resource.get("status") in ACTIVE_ORDER_STATUSES else _PAST
 
 
 def _wanted(resource: dict[str, Any], role: str, known: set[str], base: str | None) -> _Wanted | None:
@@ -222,32 +218,30 @@ def _wanted(resource: dict[str, Any], role: str, known: set[str], base: str | No
     reference = medication.get("reference") if isinstance(medication, dict) else None
     if not isinstance(reference, str) or not reference:
         return None
-    if reference.startswith("#"):
+    from fhir_access import ReferenceKind, parse_medication_reference
+
+    parsed = parse_medication_reference(reference, base)
+    if parsed.kind is ReferenceKind.CONTAINED:
         contained = resource.get("contained")
-        if isinstance(contained, list) and any(
-            isinstance(c, dict) and c.get("resourceType") == "Medication" and c.get("id") == reference[1:]
-            for c in contained
+        medications = contained if isinstance(contained, list) else []
+        if parsed.id is not None and any(
+            isinstance(c, dict) and c.get("resourceType") == "Medication" and c.get("id") == parsed.id
+            for c in medications
         ):
             return None
-        label = (
-            reference
-            if _FHIR_ID.fullmatch(reference[1:])
-            else f"the medicationReference of {_name(resource)}"
-        )
+        label = reference if parsed.id is not None else f"the medicationReference of {_name(resource)}"
         return _Wanted(label, role, None, "no contained Medication has that id")
-    match = _MEDICATION_REFERENCE.fullmatch(reference)
-    if match is None:
+    if parsed.id is None:
         return _Wanted(
             f"the medicationReference of {_name(resource)}",
             role,
             None,
             f"{_NOT_IN_REQUEST}, and only Medication/[id] references can be fetched",
         )
-    target = f"Medication/{match['id']}"
+    target = f"Medication/{parsed.id}"
     if target in known:
-        return None
-    absolute = match["base"] is not None
-    if absolute and base is not None and match["base"].rstrip("/") != base:
+        return None  # the core matches a Medication by id, whichever server the URL names
+    if parsed.kind is ReferenceKind.OTHER_SERVER and base is not None:
         return _Wanted(target, role, None, f"{_NOT_IN_REQUEST}, and it is not on the fhirServer")
     return _Wanted(target, role, target)
 
@@ -274,21 +268,41 @@ def _unresolved(items: list[_Wanted], why: str, kind: str) -> PreconditionFailed
     return PreconditionFailed("; ".join(parts))
 
 
-def _fetch_medications(client: Any, queries: dict[str, str], wanted: list[_Wanted]) -> list[dict[str, Any]]:
-    from fhir_access import FhirError
+def _fetch_medications(client: Any, to_fetch: list[str], wanted: list[_Wanted]) -> list[dict[str, Any]]:
+    """The Medications `to_fetch` ("Medication/x") that the FHIR server returns, read in parallel.
 
-    try:
-        fetched = client.search_many(queries)
-    except FhirError as error:  # OffOriginUrl included
-        target = queries.get(str(getattr(error, "key", None)))
-        failed = [w for w in wanted if w.medication == target] or [
-            w for w in wanted if w.medication in queries.values()
-        ]
-        # Type only: URLs and messages may carry patient identifiers.
-        raise _unresolved(
-            failed, f"could not obtain it from the FHIR server ({type(error).__name__})", type(error).__name__
-        ) from None
-    return [r for key in queries for r in fetched.get(key) or [] if r.get("resourceType") == "Medication"]
+    A past medication's Medication whose read fails (404, an OperationOutcome, a 5xx ...) is left
+    out and the rest read again: rare, and at most one round more than there are past medications.
+    The core then lists that medication as uninterpretable, as when there is no fhirServer at all.
+    A draft order's or current medication's whose read fails gives 412 naming it (C6).
+    """
+    from fhir_access import FhirError, FhirTimeout, FhirUnauthorized
+
+    needed = {w.medication for w in wanted if w.role != _PAST}
+    pending = {f"medication:{i}": reference for i, reference in enumerate(to_fetch)}
+    while pending:
+        try:
+            fetched = client.search_many(pending)
+        except FhirError as error:  # OffOriginUrl included
+            key = str(error.key)
+            # Not about one Medication: a timeout's key is just one read running when the shared
+            # deadline passed, and a refused token fails every read. Reading again would not help.
+            every_read = isinstance(error, FhirTimeout | FhirUnauthorized) or key not in pending
+            if not every_read and pending[key] not in needed:
+                del pending[key]
+                continue
+            failed = set(pending.values()) if every_read else {pending[key]}
+            unresolved = [w for w in wanted if w.role != _PAST and w.medication in failed]
+            if not unresolved:
+                return []  # every read left was a past medication's: the core lists them
+            # Type only: URLs and messages may carry patient identifiers.
+            raise _unresolved(
+                unresolved,
+                f"could not obtain it from the FHIR server ({type(error).__name__})",
+                type(error).__name__,
+            ) from None
+        return [r for key in pending for r in fetched.get(key) or [] if r.get("resourceType") == "Medication"]
+    return []
 
 
 def _run(call: Callable[[], Any], keys: list[str]) -> Any:

@@ -1,5 +1,6 @@
 """The one FHIR R4 client: timeouts, a deadline per call, paging, parallel searches, and the token
-sent only to its own base URL. See `FhirClient`."""
+sent only to its own base URL. See `FhirClient`. `parse_medication_reference` tells which
+Medication a reference names and whether it is on that base URL."""
 
 from fhir_access.client import CreateResult as CreateResult
 from fhir_access.client import FhirClient as FhirClient
@@ -11,6 +12,9 @@ from fhir_access.errors import FhirTimeout as FhirTimeout
 from fhir_access.errors import FhirUnauthorized as FhirUnauthorized
 from fhir_access.errors import FhirUnavailable as FhirUnavailable
 from fhir_access.errors import OffOriginUrl as OffOriginUrl
+from fhir_access.references import MedicationReference as MedicationReference
+from fhir_access.references import ReferenceKind as ReferenceKind
+from fhir_access.references import parse_medication_reference as parse_medication_reference
 
 __all__ = [
     "CreateResult",
@@ -22,5 +26,8 @@ __all__ = [
     "FhirTimeout",
     "FhirUnauthorized",
     "FhirUnavailable",
+    "MedicationReference",
     "OffOriginUrl",
+    "ReferenceKind",
+    "parse_medication_reference",
 ]

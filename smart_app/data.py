@@ -10,7 +10,6 @@ in parallel, from `iss` only (`patient/Medication.r`), so the core can classify 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -29,7 +28,6 @@ SEARCHED_TYPES = (
 CODES_PER_QUERY = 40  # keeps URLs well under common 8 KB limits
 MEDICATION_USERS = ("MedicationRequest", "MedicationStatement")
 MAX_MEDICATION_READS = 100  # a sanity bound; a patient's distinct Medications are far fewer
-_MEDICATION_REF = re.compile(r"Medication/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?")
 
 
 @dataclass
@@ -72,23 +70,21 @@ def medication_references(resources: list[dict[str, Any]], base_url: str) -> lis
     sent anywhere else (R97, R98). Version-specific references read the
     current version. Order of first appearance, no duplicates.
     """
+    from fhir_access import ReferenceKind, parse_medication_reference
+
     have = {str(r.get("id")) for r in resources if r.get("resourceType") == "Medication" and r.get("id")}
-    base = base_url.rstrip("/") + "/"
     ids: list[str] = []
     for r in resources:
         if r.get("resourceType") not in MEDICATION_USERS:
             continue
         ref = r.get("medicationReference")
         target = ref.get("reference") if isinstance(ref, dict) else None
-        if not isinstance(target, str) or not target or target.startswith("#"):
+        if not isinstance(target, str):
             continue
-        if "://" in target:
-            if not target.startswith(base):
-                continue
-            target = target[len(base) :]
-        match = _MEDICATION_REF.fullmatch(target)
-        if match and match.group(1) not in have and match.group(1) not in ids:
-            ids.append(match.group(1))
+        parsed = parse_medication_reference(target, base_url)
+        mid = parsed.id if parsed.kind is ReferenceKind.SAME_SERVER else None
+        if mid is not None and mid not in have and mid not in ids:
+            ids.append(mid)
     return ids
 
 

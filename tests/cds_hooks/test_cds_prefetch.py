@@ -15,6 +15,7 @@ import responses
 from cds_support import FHIR, PATIENT, full_prefetch, hook_body, searchset
 
 from cds_hooks.registry import check_template, prefetch_templates
+from clinical_core import build_record
 
 PV = "/cds-services/aa-jak-patient-view"
 SIGN = "/cds-services/aa-jak-order-sign"
@@ -492,16 +493,32 @@ def test_H_draft_order_medication_sent_in_draft_orders_needs_no_fetch(call, engi
     assert len(fhir_mock.calls) == 0
 
 
+def _order_by_reference(rid: str, status: str, medication: str) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": rid,
+        "status": status,
+        "medicationReference": {"reference": medication},
+    }
+
+
 def _patient_view_with_order_by_reference(status: str) -> dict[str, Any]:
     body = hook_body()
-    order = {
-        "resourceType": "MedicationRequest",
-        "id": "mr-1",
-        "status": status,
-        "medicationReference": {"reference": "Medication/m1"},
-    }
-    body["prefetch"]["medicationRequests"] = searchset([order])
+    body["prefetch"]["medicationRequests"] = searchset([_order_by_reference("mr-1", status, "Medication/m1")])
     return body
+
+
+def _patient_view_fetching_medications(*orders: dict[str, Any]) -> dict[str, Any]:
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    body["prefetch"]["medicationRequests"] = searchset(list(orders))
+    return body
+
+
+# How a FHIR server may refuse one Medication: it does not have it, or it answers with an OperationOutcome.
+MEDICATION_READ_FAILURES = {
+    "404": {"status": 404, "json": FAILED},
+    "operation-outcome": {"status": 200, "json": FAILED},
+}
 
 
 def test_H_C6_current_medication_unresolvable_at_patient_view_is_412(call):
@@ -515,6 +532,57 @@ def test_H_past_medication_unresolvable_is_left_to_the_core(call, engine):
     body = _patient_view_with_order_by_reference("completed")
     assert call(PV, body).status_code == 200
     assert ids(resources_given_to_core(engine), "MedicationRequest") == ["mr-1"]
+
+
+@pytest.mark.parametrize("failure", MEDICATION_READ_FAILURES.values(), ids=MEDICATION_READ_FAILURES)
+def test_past_medication_whose_medication_fetch_fails_is_listed_not_412(call, engine, fhir_mock, failure):
+    """As for a reference not fetched at all: history the core lists, not a reason to refuse the chart."""
+    body = _patient_view_fetching_medications(_order_by_reference("mr-1", "completed", "Medication/m1"))
+    fhir_mock.get(f"{FHIR}/Medication/m1", **failure)
+    assert call(PV, body).status_code == 200
+    given = resources_given_to_core(engine)
+    assert ids(given, "MedicationRequest") == ["mr-1"] and ids(given, "Medication") == []
+    listed = [u.reference for u in build_record(given).uninterpretable]
+    assert listed == ["MedicationRequest/mr-1"]
+
+
+@pytest.mark.parametrize("failure", MEDICATION_READ_FAILURES.values(), ids=MEDICATION_READ_FAILURES)
+def test_current_medication_whose_medication_fetch_fails_gets_412(call, engine, fhir_mock, failure):
+    body = _patient_view_fetching_medications(_order_by_reference("mr-1", "active", "Medication/m1"))
+    fhir_mock.get(f"{FHIR}/Medication/m1", **failure)
+    assert "Medication/m1 (current medication) could not be resolved" in _diagnostics(call(PV, body))
+    assert engine.calls == []
+
+
+def test_past_medication_whose_medication_fetch_fails_leaves_the_others_read(call, engine, fhir_mock):
+    body = _patient_view_fetching_medications(
+        _order_by_reference("mr-old", "stopped", "Medication/gone"),
+        _order_by_reference("mr-now", "active", "Medication/m2"),
+    )
+    fhir_mock.get(f"{FHIR}/Medication/gone", status=404, json=FAILED)
+    fhir_mock.get(f"{FHIR}/Medication/m2", json={"resourceType": "Medication", "id": "m2"})
+    assert call(PV, body).status_code == 200
+    assert ids(resources_given_to_core(engine), "Medication") == ["m2"]
+
+
+def test_past_medications_unread_for_a_refused_token_are_listed_not_412(call, engine, fhir_mock):
+    body = _patient_view_fetching_medications(_order_by_reference("mr-1", "completed", "Medication/m1"))
+    fhir_mock.get(f"{FHIR}/Medication/m1", status=401)
+    assert call(PV, body).status_code == 200
+    assert ids(resources_given_to_core(engine), "Medication") == []
+
+
+def test_refused_token_gives_412_naming_the_current_medication_not_the_past_one(call, engine, fhir_mock):
+    """Whichever read fails first, the current medication's cannot succeed with that token either."""
+    body = _patient_view_fetching_medications(
+        _order_by_reference("mr-old", "completed", "Medication/m1"),
+        _order_by_reference("mr-now", "active", "Medication/m2"),
+    )
+    fhir_mock.get(f"{FHIR}/Medication/m1", status=401)
+    fhir_mock.get(f"{FHIR}/Medication/m2", status=401)
+    text = _diagnostics(call(PV, body))
+    assert "Medication/m2 (current medication)" in text and "past medication" not in text
+    assert engine.calls == []
 
 
 def test_responses_library_blocks_unmocked_calls(fhir_mock):

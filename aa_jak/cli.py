@@ -382,6 +382,8 @@ def cmd_check_knowledge(args: argparse.Namespace) -> int:
     print(f"  version:      {knowledge.version}")
     print(f"  value sets:   {len(value_sets)}")
     print(f"  codes:        {len(codes)} ({sum(1 for c in codes if getattr(c, 'verified', False))} verified)")
+    members = [n for vs in value_sets.values() for n in getattr(vs, "names", ()) if not isinstance(n, str)]
+    print(f"  class names:  {len(members)} ({sum(1 for n in members if n.verified)} verified)")
     for name in ("drugs", "sources", "rules", "labs", "parameters"):
         collection = getattr(knowledge, name, None)
         if isinstance(collection, dict | list | tuple):

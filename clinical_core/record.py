@@ -7,7 +7,10 @@ Nothing here depends on the date of evaluation: the rules take `as_of`.
 Code verification: a fact the extraction recognised through codes sets `unverified_code` (the
 code as shown to users, e.g. "LOINC 26474-7") when none of the codings that classified it matched
 an entry marked verified in the knowledge file; its `verified` is then False. The rules carry both
-into the finding's evidence, so a finding resting on such a fact is shown unverified.
+into the finding's evidence, so a finding resting on such a fact is shown unverified. Membership of
+an interaction class is verified class by class (`ClassMatched.unverified_classes`), and there a class
+member name the knowledge file marks unverified counts as an unverified code, named e.g.
+'name "amiodarone" as medication_class.cyp2c9_inhibitor'.
 """
 
 from __future__ import annotations
@@ -59,6 +62,19 @@ class CodeRecognised:
     @property
     def verified(self) -> bool:
         return self.unverified_code is None
+
+
+class ClassMatched:
+    """A medication in interaction classes, each class verified on its own (a rule about one class
+    must not be marked unverified by another): `unverified_classes` pairs each class that no verified
+    code or verified class member name recognised with what it rests on."""
+
+    __slots__ = ()
+    unverified_classes: tuple[tuple[str, str], ...]
+
+    def class_unverified(self, drug_class: str) -> str | None:
+        """What membership of `drug_class` rests on when unverified (None: verified)."""
+        return next((rests_on for c, rests_on in self.unverified_classes if c == drug_class), None)
 
 
 @dataclass(frozen=True)
@@ -185,7 +201,7 @@ class ConditionFact(CodeRecognised):
 
 
 @dataclass(frozen=True)
-class OtherMedication(CodeRecognised):
+class OtherMedication(ClassMatched):
     """A non-JAK medication the patient takes, with the interaction classes it belongs to."""
 
     name: str
@@ -194,7 +210,7 @@ class OtherMedication(CodeRecognised):
     end: date | None
     status: str
     reference: str
-    unverified_code: str | None = None  # e.g. "RxNorm 4450" (a class known by no verified code or name)
+    unverified_classes: tuple[tuple[str, str], ...] = ()  # e.g. (("cyp2c9_inhibitor", "RxNorm 1234"),)
 
 
 @dataclass(frozen=True)
@@ -216,7 +232,7 @@ class Uninterpretable:
 
 
 @dataclass(frozen=True)
-class ProposedOrder(CodeRecognised):
+class ProposedOrder(CodeRecognised, ClassMatched):
     """A draft order from CDS Hooks `draftOrders` (order-select / order-sign) or the app.
 
     `kind`: medication | vaccine | other. `intent`: start | stop (a draft whose
@@ -235,6 +251,7 @@ class ProposedOrder(CodeRecognised):
     cvx: str | None = None
     live_vaccine: bool = False
     unverified_code: str | None = None  # e.g. "RxNorm 2591476" (the drug, therapy, classes or live flag)
+    unverified_classes: tuple[tuple[str, str], ...] = ()  # those of `interaction_classes`
 
 
 @dataclass(frozen=True)

@@ -407,7 +407,6 @@ class RecordBuilder:
             code = concept.unverified_code(f"therapy.{therapy}")
             self.facts.prior_therapies.append(PriorTherapy(therapy, start, end, reference, status, code))
         if concept.classes and concept.drug is None and not concept.ambiguous_drugs:
-            classes_code = concept.unverified_code(*(f"medication_class.{c}" for c in concept.classes))
             self.facts.medications.append(
                 OtherMedication(
                     name=concept.name or rtype,
@@ -416,7 +415,7 @@ class RecordBuilder:
                     end=end,
                     status=status,
                     reference=reference,
-                    unverified_code=classes_code,
+                    unverified_classes=concept.unverified_classes(),
                 )
             )
 

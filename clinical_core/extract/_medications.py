@@ -12,9 +12,13 @@ a JAK inhibitor episode.
 
 Code verification: a value set recognised only through code entries marked
 unverified is reported by `MedicationConcept.unverified_code`, and the facts
-built from it are unverified. A match on the value set's `names` counts as
-verified: the names are the release rule's own fallback for unverified codes
-(the ingredient and brand name identify the product whatever its code).
+built from it are unverified. A match on a product's own `names` counts as
+verified: they are the release rule's own fallback for unverified codes (the
+ingredient and brand name identify the product whatever its code). A
+`medication_class.*` name says more than what the product is - that it belongs
+to the class - so it counts only as verified as the knowledge file marks it: a
+class recognised only by unverified member names is reported like an
+unverified code, as 'name "amiodarone" as medication_class.cyp2c9_inhibitor'.
 """
 
 from __future__ import annotations
@@ -66,6 +70,11 @@ class MedicationConcept:
         """The unverified codes these value sets rest on (None: a verified code or a name for each)."""
         return ", ".join(dict.fromkeys(code for key, code in self.unverified_codes if key in keys)) or None
 
+    def unverified_classes(self) -> tuple[tuple[str, str], ...]:
+        """(class, the unverified codes or names it rests on) for each class not recognised as verified."""
+        rests_on = ((c, self.unverified_code(_CLASS + c)) for c in sorted(self.classes))
+        return tuple((c, codes) for c, codes in rests_on if codes)
+
     @property
     def relevant(self) -> bool:
         return bool(
@@ -93,7 +102,7 @@ def classify(
     live = False
     texts: list[str] = []
     name: str | None = None
-    verified_keys: set[str] = set()  # value sets a verified code or a name recognised
+    verified_keys: set[str] = set()  # value sets a verified code or a verified name recognised
     unverified: list[tuple[str, str]] = []
     for concept in concepts:
         if concept is None:
@@ -122,7 +131,10 @@ def classify(
     name_drugs: set[str] = set()
     for label in texts:
         for key in knowledge.lookup_name(label, ""):
-            verified_keys.add(key)
+            if (member := knowledge.unverified_name(key, label)) is None:
+                verified_keys.add(key)
+            else:
+                unverified.append((key, f'name "{member}" as {key}'))
             if key.startswith(_JAK):
                 name_drugs.add(key[len(_JAK) :])
             elif key.startswith(_THERAPY):

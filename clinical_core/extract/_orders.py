@@ -126,6 +126,7 @@ def _medication_order(draft: Json, reference: str, knowledge: Knowledge, context
         interaction_classes=concept.classes if concept.drug is None else frozenset(),
         therapy=min(concept.therapies) if concept.therapies else None,
         unverified_code=code,
+        unverified_classes=concept.unverified_classes() if concept.drug is None else (),
     )
 
 

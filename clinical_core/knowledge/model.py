@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import combinations_with_replacement
 from pathlib import Path
@@ -13,9 +14,11 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
     StringConstraints,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -27,6 +30,7 @@ from clinical_core.record import CANONICAL_UNITS, METABOLIZER_STATUSES, QUALITAT
 DEFAULT_PATH = Path(__file__).with_name("protocol.yaml")
 
 THRESHOLD_LABS = ("alc", "anc", "hemoglobin", "platelets")
+MEDICATION_CLASS = "medication_class."
 RECORD_TESTS = frozenset(CANONICAL_UNITS) | frozenset(QUALITATIVE_TESTS)
 
 
@@ -50,14 +54,48 @@ class CodeEntry(_Strict):
     note: str | None = None
 
 
+class NameEntry(_Strict):
+    """A `medication_class.*` member by name. Unlike a product's own name, class membership is a
+    clinical fact: `verified` says whether the sources confirm this drug is in the class."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    verified: bool
+    sources: tuple[str, ...] = ()
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _verified_is_cited(self) -> NameEntry:
+        if self.verified and not self.sources:
+            raise ValueError(f"name {self.name!r} is verified but cites no sources")
+        return self
+
+
+def _name_kind(value: object) -> str:
+    return "bare" if isinstance(value, str) else "entry"
+
+
+# A bare string is the product's own ingredient or brand name (the release rule's fallback for
+# unverified codes); a `NameEntry` is a class member with its own verification. Told apart up front,
+# so an error in an entry is reported as that, not also as "not a string".
+NameItem = Annotated[
+    Annotated[str, Tag("bare")] | Annotated[NameEntry, Tag("entry")], Discriminator(_name_kind)
+]
+
+
 class ValueSet(_Strict):
     description: str
     codes: tuple[CodeEntry, ...] = ()
-    names: tuple[str, ...] = ()
+    names: tuple[NameItem, ...] = ()
     exclude_names: tuple[str, ...] = ()
 
     def system_codes(self) -> list[tuple[str, str]]:
         return [(c.system, c.code) for c in self.codes]
+
+    def name_words(self) -> tuple[str, ...]:
+        return tuple(n if isinstance(n, str) else n.name for n in self.names)
+
+    def unverified_names(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self.names if isinstance(n, NameEntry) and not n.verified)
 
 
 # --- Cited facts ------------------------------------------------------------------
@@ -463,6 +501,8 @@ class Knowledge(_Strict):
     _exact: dict[tuple[str, str], tuple[tuple[str, CodeEntry], ...]] = PrivateAttr(default_factory=dict)
     _prefix: dict[str, tuple[tuple[str, str, CodeEntry], ...]] = PrivateAttr(default_factory=dict)
     _name_patterns: dict[str, re.Pattern[str]] = PrivateAttr(default_factory=dict)
+    # value set key -> its unverified class member names, by lower-cased name
+    _unverified_names: dict[str, dict[str, str]] = PrivateAttr(default_factory=dict)
     _exclude_patterns: dict[str, re.Pattern[str]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
@@ -491,10 +531,11 @@ class Knowledge(_Strict):
                 drug.combination_not_recommended.classes
             )
             problems += [
-                f"drugs.{key}: unknown medication class {c!r} (no value set medication_class.{c})"
+                f"drugs.{key}: unknown medication class {c!r} (no value set {MEDICATION_CLASS}{c})"
                 for c in classes
-                if f"medication_class.{c}" not in self.value_sets
+                if f"{MEDICATION_CLASS}{c}" not in self.value_sets
             ]
+        problems += _name_problems(self.value_sets)
         for name in self.parameters.candidate_agents.value:
             if name not in self.drugs:
                 problems.append(f"parameters.candidate_agents: unknown drug {name!r}")
@@ -526,7 +567,9 @@ class Knowledge(_Strict):
                 else:
                     prefix.setdefault(entry.system, []).append((entry.code, key, entry))
             if value_set.names:
-                self._name_patterns[key] = _words_pattern(value_set.names)
+                self._name_patterns[key] = _words_pattern(value_set.name_words())
+            if unverified := value_set.unverified_names():
+                self._unverified_names[key] = {n.lower(): n for n in unverified}
             if value_set.exclude_names:
                 self._exclude_patterns[key] = _words_pattern(value_set.exclude_names)
         self._exact = {k: tuple(v) for k, v in exact.items()}
@@ -558,6 +601,17 @@ class Knowledge(_Strict):
             and pattern.search(text)
             and not (key in excludes and excludes[key].search(text))
         )
+
+    def unverified_name(self, key: str, text: str) -> str | None:
+        """The unverified class member name of `key` that text names, when it names no verified one
+        (None: a verified name, or no name of `key`, occurs in text)."""
+        unverified = self._unverified_names.get(key)
+        if not unverified:
+            return None
+        found = [m.group(0).lower() for m in self._name_patterns[key].finditer(text)]
+        if not found or any(word not in unverified for word in found):
+            return None
+        return unverified[found[0]]
 
     def excluded_by_name(self, key: str, text: str | None) -> bool:
         pattern = self._exclude_patterns.get(key)
@@ -618,6 +672,30 @@ def _test_problems(
 ) -> list[str]:
     problems = [f"{path}: unknown test {t!r}" for t in tests if t not in RECORD_TESTS]
     problems += [f"{path}.order: unknown value set {o!r}" for o in order if o not in value_sets]
+    return problems
+
+
+def _name_problems(value_sets: dict[str, ValueSet]) -> list[str]:
+    """Each class member name carries its own verification; other value sets list bare product names.
+    A name listed twice in one value set would leave its verification ambiguous."""
+    problems: list[str] = []
+    for key, value_set in value_sets.items():
+        in_class = key.startswith(MEDICATION_CLASS)
+        for index, entry in enumerate(value_set.names):
+            where = f"value_sets.{key}.names[{index}]"
+            if in_class and isinstance(entry, str):
+                problems.append(
+                    f"{where}: class member {entry!r} needs its own verification "
+                    f"({{name: {entry}, verified: true|false, sources: [...]}})"
+                )
+            elif not in_class and isinstance(entry, NameEntry):
+                problems.append(
+                    f"{where}: only {MEDICATION_CLASS}* value sets verify names; list {entry.name!r} bare"
+                )
+        counts = Counter(w.lower() for w in value_set.name_words())
+        problems += [
+            f"value_sets.{key}.names: {w!r} is listed more than once" for w, n in counts.items() if n > 1
+        ]
     return problems
 
 
@@ -691,6 +769,7 @@ __all__ = [
     "Drug",
     "Knowledge",
     "KnowledgeError",
+    "NameEntry",
     "ScheduleItem",
     "ValueSet",
     "load_knowledge",

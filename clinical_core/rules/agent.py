@@ -12,10 +12,12 @@ from clinical_core.findings import Action, Category, Evidence, Finding, Severity
 from clinical_core.knowledge.model import DoseChange, Fact, Interaction
 from clinical_core.rules.common import (
     Context,
+    Members,
     change_dose,
     drug_names,
     make,
     medication_evidence,
+    merged_members,
     number,
     stop_order,
 )
@@ -235,10 +237,10 @@ def interactions(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     for drug in ctx.drugs:
         # Two classes may share a finding (ketoconazole and fluconazole with tofacitinib): one per id.
-        by_id: dict[str, list[tuple[Interaction, list[str]]]] = {}
-        for interaction, names in interaction_hits(ctx, drug):
+        by_id: dict[str, list[tuple[Interaction, Members]]] = {}
+        for interaction, members in interaction_hits(ctx, drug):
             if finding_id := INTERACTION_FINDINGS.get(interaction.drug_class):
-                by_id.setdefault(finding_id, []).append((interaction, names))
+                by_id.setdefault(finding_id, []).append((interaction, members))
         out += [_interaction_finding(ctx, drug, finding_id, hits) for finding_id, hits in by_id.items()]
     return out
 
@@ -247,10 +249,10 @@ _EFFECT_ORDER = ("contraindicated", "not_recommended", "dose_reduction", "monito
 
 
 def _interaction_finding(
-    ctx: Context, drug: str, finding_id: str, hits: list[tuple[Interaction, list[str]]]
+    ctx: Context, drug: str, finding_id: str, hits: list[tuple[Interaction, Members]]
 ) -> Finding:
     facts = tuple(interaction for interaction, _ in hits)
-    names = list(dict.fromkeys(name for _, found in hits for name in found))
+    members = merged_members(*(found for _, found in hits))
     effect = min((f.effect for f in facts), key=_EFFECT_ORDER.index)
     blocking = effect in ("contraindicated", "not_recommended")
     reduce = next((f.reduce for f in facts if f.reduce), ())
@@ -259,9 +261,9 @@ def _interaction_finding(
         finding_id,
         Category.AGENT,
         Severity.CRITICAL if blocking else Severity.WARNING,
-        f"{ctx.drug(drug).display} with {', '.join(names)}: {effect.replace('_', ' ')}"[:139],
+        f"{ctx.drug(drug).display} with {', '.join(members)}: {effect.replace('_', ' ')}"[:139],
         lines=tuple(f.text for f in facts),
-        evidence=medication_evidence(ctx, "Medication", names),
+        evidence=medication_evidence("Medication", members),
         facts=facts,
         actions=_reduced_dose_action(ctx, drug, reduce),
         drug=drug,

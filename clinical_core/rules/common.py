@@ -31,6 +31,8 @@ Mode = Literal["proposed", "current", "candidates"]
 
 ACTIVE_ORDER_STATUSES = frozenset({"active", "on-hold"})
 ACTIVE_MEDICATION_STATUSES = frozenset({"active", "on-hold", "intended", "unknown"})
+# Before the unverified codes (and interaction class member names) a finding's evidence rests on.
+RECOGNISED_UNVERIFIED = "Recognised by a code or name not yet verified"
 
 
 def is_running(episode: TherapyEpisode, as_of: date) -> bool:
@@ -248,19 +250,39 @@ def _at_au_counts(diagnosis: Diagnosis, as_of: date, therapy_start: date | None)
     return therapy_start is not None and when is not None and when <= therapy_start
 
 
-def current_medication_classes(ctx: Context) -> dict[str, list[str]]:
-    """Interaction class -> names of active medications (and proposed starts) in it."""
-    found: dict[str, list[str]] = {}
+# Medications of an interaction class by name -> what the name's membership rests on when no verified
+# code or verified class member name made it (the `unverified_code` of its evidence); None: verified.
+Members = dict[str, str | None]
+
+
+def current_medication_classes(ctx: Context) -> dict[str, Members]:
+    """Interaction class -> the active medications (and proposed starts) in it."""
+    found: dict[str, Members] = {}
     for med in ctx.record.medications:
         current = med.status in ACTIVE_MEDICATION_STATUSES and (med.start is None or med.start <= ctx.as_of)
         if current and (med.end is None or med.end >= ctx.as_of):
             for cls in med.classes:
-                found.setdefault(cls, []).append(med.name)
+                _add_member(found.setdefault(cls, {}), med.name, med.class_unverified(cls))
     for order in ctx.proposed:
         if order.intent == "start" and order.kind == "medication":
+            name = order.medication_name or order.reference
             for cls in order.interaction_classes:
-                found.setdefault(cls, []).append(order.medication_name or order.reference)
+                _add_member(found.setdefault(cls, {}), name, order.class_unverified(cls))
     return found
+
+
+def merged_members(*members: Members) -> Members:
+    """The medications of several classes, one entry per name."""
+    merged: Members = {}
+    for name, rests_on in (item for m in members for item in m.items()):
+        _add_member(merged, name, rests_on)
+    return merged
+
+
+def _add_member(members: Members, name: str, rests_on: str | None) -> None:
+    # A name is verified when any of its sources is, as one verified code keeps a fact verified.
+    if name not in members or rests_on is None:
+        members[name] = rests_on
 
 
 # --- Formatting ----------------------------------------------------------------------------------
@@ -340,20 +362,11 @@ def diagnosis_evidence(diagnosis: Diagnosis) -> Evidence:
     )
 
 
-def medication_evidence(ctx: Context, label: str, names: Iterable[str]) -> list[Evidence]:
-    """One item per medication name (as `current_medication_classes` gives them); a name is unverified
-    when every medication or proposed order of that name was recognised only by an unverified code."""
-    sources = [(m.name, m.verified, m.unverified_code) for m in ctx.record.medications]
-    sources += [
-        (o.medication_name or o.reference, o.verified, o.unverified_code)
-        for o in ctx.proposed
-        if o.kind == "medication"
-    ]
-    verified = {name for name, ok, _ in sources if ok}
-    unverified = {name: code for name, ok, code in sources if not ok and name not in verified}
+def medication_evidence(label: str, members: Members) -> list[Evidence]:
+    """One item per medication of `current_medication_classes`, unverified when its class membership is."""
     return [
-        Evidence(label, name, verified=name not in unverified, unverified_code=unverified.get(name))
-        for name in names
+        Evidence(label, name, verified=rests_on is None, unverified_code=rests_on)
+        for name, rests_on in members.items()
     ]
 
 
@@ -529,7 +542,7 @@ def _evidence_line(e: Evidence) -> str:
     if e.verified:
         return line
     code = f": {md_text(e.unverified_code)}" if e.unverified_code else ""
-    return f"{line}. Recognised by a code not yet verified{code}"
+    return f"{line}. {RECOGNISED_UNVERIFIED}{code}"
 
 
 def days(n: int) -> timedelta:

@@ -18,6 +18,7 @@ from clinical_core.record import LabResult, QualitativeResult, SaltScore
 from clinical_core.rules.common import (
     LAB_LABELS,
     Context,
+    Members,
     active_conditions,
     condition_evidence,
     current_medication_classes,
@@ -30,6 +31,7 @@ from clinical_core.rules.common import (
     latest_qualitative,
     latest_salt,
     medication_evidence,
+    merged_members,
     number,
     qualitative_evidence,
     totalis_or_universalis,
@@ -556,14 +558,14 @@ INTERACTION_FINDINGS = {
 }
 
 
-def interaction_hits(ctx: Context, drug: str) -> list[tuple[Interaction, list[str]]]:
+def interaction_hits(ctx: Context, drug: str) -> list[tuple[Interaction, Members]]:
     classes = current_medication_classes(ctx)
     return [(i, classes[i.drug_class]) for i in ctx.drug(drug).interactions if i.drug_class in classes]
 
 
 def interaction_checks(ctx: Context, drug: str) -> list[Check]:
     checks = []
-    for interaction, names in interaction_hits(ctx, drug):
+    for interaction, members in interaction_hits(ctx, drug):
         blocking = interaction.effect in ("contraindicated", "not_recommended")
         checks.append(
             Check(
@@ -571,10 +573,10 @@ def interaction_checks(ctx: Context, drug: str) -> list[Check]:
                 "Interacting medication",
                 NOT_MET if blocking else MET,
                 drug,
-                value=", ".join(names),
+                value=", ".join(members),
                 threshold=interaction.text,
                 finding_id=INTERACTION_FINDINGS.get(interaction.drug_class),
-                evidence=tuple(medication_evidence(ctx, "Medication", names)),
+                evidence=tuple(medication_evidence("Medication", members)),
                 facts=(interaction,),
                 decisive=False,
             )
@@ -593,7 +595,7 @@ def combination_partners(ctx: Context, drug: str) -> list[Evidence]:
         partners.append(Evidence("Concomitant", name, verified=order is None, unverified_code=code))
     classes = current_medication_classes(ctx)
     partners += medication_evidence(
-        ctx, "Concomitant", [name for cls in rule.classes for name in classes.get(cls, [])]
+        "Concomitant", merged_members(*(classes.get(c, {}) for c in rule.classes))
     )
     partners += [
         Evidence("Concomitant", t.therapy.replace("_", " "), None, None, t.verified, t.unverified_code)

@@ -17,7 +17,7 @@ knows only through such a code.
 from __future__ import annotations
 
 from clinical_core.findings import Category, ChecklistItem, Finding, Severity
-from clinical_core.rules.common import Context, make, md_text, unverified_drug_evidence
+from clinical_core.rules.common import RECOGNISED_UNVERIFIED, Context, make, md_text, unverified_drug_evidence
 from clinical_core.rules.criteria import MET, MISSING, NOT_MET, UNDECIDED, Check, drug_checks, drug_verdict
 
 
@@ -103,7 +103,7 @@ def _verdict_finding(
     if unverified:
         lines.append(f"Checklist lines resting on unverified facts: {unverified}.")
     if codes := _unverified_codes(deciding):
-        lines.append(f"Recognised by a code not yet verified: {codes}.")
+        lines.append(f"{RECOGNISED_UNVERIFIED}: {codes}.")
     # A met line's evidence decides the verdict too: an ALC recognised by an unverified code.
     evidence_verified = all(e.verified for c in deciding for e in c.evidence)
     orders = [] if ctx.mode == "candidates" else [unverified_drug_evidence(ctx, d) for d in per_drug]

@@ -185,3 +185,80 @@ def test_cyp2c9_mapping_is_cited_and_unverified() -> None:
     mapping = K.pharmacogenomics.cyp2c9
     assert mapping.verified is False and mapping.note and "CPIC" in mapping.note
     assert K.source("CPIC2C9").url == "https://cpicpgx.org/genes-drugs/"
+
+
+# --- interaction class member names ------------------------------------------------------------
+
+
+def _class_names(raw: dict, key: str) -> list:  # type: ignore[type-arg]
+    return raw["value_sets"][f"medication_class.{key}"]["names"]  # type: ignore[no-any-return]
+
+
+def test_only_the_confirmed_label_examples_are_verified_class_members() -> None:
+    verified = {
+        (key, entry.name): entry.sources
+        for key, value_set in K.value_sets.items()
+        if key.startswith("medication_class.")
+        for entry in value_set.names
+        if not isinstance(entry, str) and entry.verified
+    }
+    assert verified == {
+        ("medication_class.strong_oat3_inhibitor", "probenecid"): ("S3", "S20"),
+        ("medication_class.strong_cyp3a_inducer", "rifampin"): ("S8c",),
+        ("medication_class.cyp3a4_moderate_cyp2c19_strong_inhibitor", "fluconazole"): ("S17b",),
+        ("medication_class.potent_immunosuppressant", "cyclosporine"): ("S7", "S8b", "S11"),
+    }
+
+
+def test_class_member_name_without_its_own_verification_is_an_error(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        _class_names(raw, "cyp2c9_inhibitor")[1] = "amiodarone"
+
+    with pytest.raises(
+        KnowledgeError,
+        match=r"value_sets\.medication_class\.cyp2c9_inhibitor\.names\[1\]: class member 'amiodarone' "
+        r"needs its own verification",
+    ):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_class_member_name_entry_without_a_verified_flag_is_an_error(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        _class_names(raw, "cyp2c9_inhibitor")[1] = {"name": "amiodarone"}
+
+    with pytest.raises(
+        KnowledgeError, match=r"medication_class\.cyp2c9_inhibitor\.names\.1\.entry\.verified: Field required"
+    ):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_verified_class_member_name_without_sources_is_an_error(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        _class_names(raw, "cyp2c9_inhibitor")[1] = {"name": "amiodarone", "verified": True}
+
+    with pytest.raises(KnowledgeError, match=r"name 'amiodarone' is verified but cites no sources"):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_unknown_source_of_a_class_member_name_is_an_error(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        _class_names(raw, "strong_oat3_inhibitor")[0]["sources"] = ["S99"]
+
+    with pytest.raises(KnowledgeError, match=r"strong_oat3_inhibitor\.names\[0\]\.sources: .*'S99'"):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_class_member_listed_twice_is_an_error(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        _class_names(raw, "cyp2c9_inhibitor").append({"name": "Amiodarone", "verified": False})
+
+    with pytest.raises(KnowledgeError, match=r"cyp2c9_inhibitor\.names: 'amiodarone' is listed more than"):
+        load_knowledge(_write(tmp_path, mutate))
+
+
+def test_product_names_outside_interaction_classes_stay_bare(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        raw["value_sets"]["therapy.methotrexate"]["names"][0] = {"name": "methotrexate", "verified": False}
+
+    with pytest.raises(KnowledgeError, match=r"therapy\.methotrexate\.names\[0\]: only medication_class"):
+        load_knowledge(_write(tmp_path, mutate))

@@ -30,7 +30,7 @@ from clinical_core import build_record
 from clinical_core.findings import Assessment, ChecklistItem, Finding, TimelineEntry
 from clinical_core.record import PatientRecord
 
-UNVERIFIED = "Recognised by a code not yet verified"
+UNVERIFIED = "Recognised by a code or name not yet verified"
 ALC_AUTOMATED = "731-0"  # verified
 ALC_UNSPECIFIED = "26474-7"  # verified: false
 IGRA = "71773-6"  # verified
@@ -284,7 +284,7 @@ def test_concomitant_medication_known_only_through_an_unverified_code_makes_the_
     None
 ):
     tacrolimus = medication("Tacrolimus", "potent_immunosuppressant")
-    unverified = replace(tacrolimus, unverified_code="RxNorm 42316")
+    unverified = replace(tacrolimus, unverified_classes=(("potent_immunosuppressant", "RxNorm 42316"),))
     for given, verified in ((tacrolimus, True), (unverified, False)):
         assessment = run(patient(medications=(given,)), (start_order("baricitinib", 2),))
         combination = finding(assessment, "agent.combination.not_recommended")

@@ -11,7 +11,8 @@ of each, then `--rounds` alternating rounds of `--seconds` each, so drift in the
 load hits both alike. Printed per endpoint: req/s, p50, p95 (over all rounds), and the
 ratio of throughputs (goal >= 0.5). A third endpoint, the same app mounted under
 /bench/no-core with the clinical core's answer replayed, shows what the service costs
-around the core. Prints numbers; asserts nothing.
+around the core; a fourth, /bench/no-core-no-store, also skips the storage write (card map
+and audit row), so the rows show what each of the two costs. Prints numbers; asserts nothing.
 
 Client: `wrk` (Debian package `wrk`; one thread, `--connections` keep-alive connections, a
 Lua script for the POST) when it is on PATH, else a closed-loop Python client (threads +
@@ -41,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cds_common import ROOT, LoadResult, anchor, patient_view_body, run_load, salt_codes
 
 
-def _app(replay: bool = False):
+def _app(replay: bool = False, store: bool = True):
     from aa_jak.app import create_app
     from aa_jak.settings import Settings
 
@@ -57,6 +58,8 @@ def _app(replay: bool = False):
     if replay:
         state = app.extensions["cds_hooks"]
         state.engine = ReplayEngine(state.engine)
+    if not store:
+        state.storage = NoStorage
     return app
 
 
@@ -84,6 +87,13 @@ class ReplayEngine:
         return self._answer
 
 
+class NoStorage:
+    """Benchmark only: the CDS call's storage write (card -> finding map, audit row) skipped."""
+
+    def record_invocation(self, *args, **kwargs) -> None:
+        pass
+
+
 def build_app():  # gunicorn factory: `cds_throughput:build_app()`
     """The product app (dev mode: the benchmark measures the service, not JWT checks), its
     /bench/empty floor, and under /bench/no-core the same app with the core's answer replayed."""
@@ -97,11 +107,15 @@ def build_app():  # gunicorn factory: `cds_throughput:build_app()`
         json.loads(request.get_data())
         return Response('{"cards":[]}', mimetype="application/json")
 
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {NO_CORE: _app(replay=True)})
+    app.wsgi_app = DispatcherMiddleware(
+        app.wsgi_app,
+        {NO_CORE: _app(replay=True), NO_CORE_NO_STORE: _app(replay=True, store=False)},
+    )
     return app
 
 
 NO_CORE = "/bench/no-core"
+NO_CORE_NO_STORE = "/bench/no-core-no-store"
 PATIENT_VIEW = "/cds-services/aa-jak-patient-view"
 
 
@@ -261,6 +275,7 @@ def main() -> None:
             _wait_ready(f"{base}/bench/empty", payload)
             _wait_ready(f"{base}{PATIENT_VIEW}", payload)
             _wait_ready(f"{base}{NO_CORE}{PATIENT_VIEW}", payload)
+            _wait_ready(f"{base}{NO_CORE_NO_STORE}{PATIENT_VIEW}", payload)
             sessions: dict[int, requests.Session] = {}
 
             def sender(path: str):
@@ -304,6 +319,7 @@ def main() -> None:
                 "bare endpoint (floor)": "/bench/empty",
                 "patient-view, full prefetch": PATIENT_VIEW,
                 "same, core answer replayed": NO_CORE + PATIENT_VIEW,
+                "same, replayed, no storage": NO_CORE_NO_STORE + PATIENT_VIEW,
             }
             for path in endpoints.values():
                 measure(path, 2.0)  # warm-up: connections, caches, the database file
@@ -316,8 +332,8 @@ def main() -> None:
                 throughput, line = summarise(label, results)
                 throughputs.append(throughput)
                 print(line)
-            floor, service, no_core = throughputs
-            bare_rounds, service_rounds, _ = rounds.values()
+            floor, service, no_core, no_core_no_store = throughputs
+            bare_rounds, service_rounds, *_ = rounds.values()
             per_round = [
                 (s.requests / s.seconds) / (b.requests / b.seconds)
                 for b, s in zip(bare_rounds, service_rounds, strict=True)
@@ -331,6 +347,7 @@ def main() -> None:
                 f"without the clinical core (answer replayed) / bare = {no_core / floor:.2f}: "
                 "the ceiling of the ratio with this server design"
             )
+            print(f"without the clinical core and the storage write / bare = {no_core_no_store / floor:.2f}")
         finally:
             server.terminate()
             server.wait(timeout=15)

@@ -17,7 +17,7 @@ WORKDIR /app
 RUN groupadd --system --gid 10001 aajak \
     && useradd --system --uid 10001 --gid aajak --home-dir /app --shell /usr/sbin/nologin aajak
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY aa_jak ./aa_jak
 COPY clinical_core ./clinical_core
 COPY fhir_access ./fhir_access

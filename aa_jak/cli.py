@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import os
 import shutil
@@ -73,6 +74,12 @@ def _child_exit(server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)
 
 
+def _post_worker_init(worker: Any) -> None:
+    """gunicorn hook: the app is loaded; its objects live as long as the worker, so the collector
+    need not scan them again on every full collection (each CDS call allocates thousands)."""
+    gc.freeze()
+
+
 def build_server(
     host: str,
     port: int,
@@ -92,12 +99,20 @@ def build_server(
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        # Threads let a worker wait on FHIR servers (CDS fallback queries, app pages) while it serves
+        # other requests; one thread per worker is the sync worker, the fastest for CPU-bound CDS calls
+        # (benchmarks/README.md).
+        "worker_class": "gthread" if threads > 1 else "sync",
+        # Measured: a gthread worker that keeps connections open hands each next request on a busy
+        # worker's connection through its poller, which waits for the GIL behind the request threads:
+        # patient-view at saturation ran 1.4x slower with p95 4-6x worse than closing them.
+        "keepalive": 0,
         "timeout": timeout,
         "graceful_timeout": 20,
         "accesslog": None,  # our request log line replaces it (and never has query strings)
         "logconfig_dict": gunicorn_logconfig(level),
         "child_exit": _child_exit,
+        "post_worker_init": _post_worker_init,
         "proc_name": "aa-jak",
         "control_socket_disable": True,  # gunicorn >= 24 would otherwise open ~/.gunicorn/gunicorn.ctl
     }
@@ -404,7 +419,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8000)
     serve.add_argument("--workers", type=int, default=2)
-    serve.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="threads per worker (gthread); 1 runs sync workers (faster CDS calls, but FHIR waits block)",
+    )
     serve.add_argument(
         "--dev", action="store_true", help="development mode: unauthenticated CDS calls, plain-http FHIR"
     )

@@ -1,9 +1,10 @@
 """Throughput and latency of patient-view with a full prefetch, under gunicorn, vs a bare endpoint.
 
     .venv/bin/python benchmarks/cds_throughput.py [--seconds 5] [--rounds 3] [--connections 8]
-        [--workers 2] [--client auto|wrk|threads] [--database-url URL]
+        [--workers 2] [--server-threads 4] [--client auto|wrk|threads] [--database-url URL]
 
-Starts one gunicorn (127.0.0.1, `--workers` sync workers) with the product app plus one
+Starts one gunicorn (127.0.0.1) configured as `aa-jak serve --workers W --threads T` runs it
+(`aa_jak.cli.build_server`: gthread workers, sync ones for one thread) with the product app plus one
 benchmark-only route, `POST /bench/empty`, that parses the same body and returns
 `{"cards": []}` (the floor: web server + json.loads; performance.md). Both endpoints are
 driven side by side in the same server by the same client with the same body: a warm-up
@@ -92,6 +93,13 @@ class NoStorage:
 
     def record_invocation(self, *args, **kwargs) -> None:
         pass
+
+
+def serve(port: int, workers: int, threads: int) -> None:
+    """The server process: `aa-jak serve`'s gunicorn configuration, serving `build_app()`."""
+    from aa_jak.cli import build_server
+
+    build_server("127.0.0.1", port, workers, threads=threads, app_factory=build_app).run()
 
 
 def build_app():  # gunicorn factory: `cds_throughput:build_app()`
@@ -228,6 +236,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", "--threads", type=int, default=8, dest="connections")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--server-threads", type=int, default=4, help="threads per worker, as `aa-jak serve --threads`"
+    )
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--client", choices=("auto", "wrk", "threads"), default="auto")
     parser.add_argument(
         "--database-url",
@@ -235,6 +247,9 @@ def main() -> None:
     )
     parser.add_argument("--max-requests", type=int, default=20_000, help="per round (threads client)")
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.workers, args.server_threads)
+        return
 
     import requests
 
@@ -254,19 +269,17 @@ def main() -> None:
         database = args.database_url or f"sqlite:///{tmp}/bench.db"
         env = dict(os.environ, CDS_BENCH_DB=database, PROMETHEUS_MULTIPROC_DIR=tmp)
         env = {k: v for k, v in env.items() if not k.startswith("AA_JAK_")}
-        gunicorn = Path(sys.executable).with_name("gunicorn")
+        env["AA_JAK_LOG_LEVEL"] = "WARNING"
         server = subprocess.Popen(
             [
-                str(gunicorn),
-                "-w",
+                sys.executable,
+                __file__,
+                "--serve",
+                str(port),
+                "--workers",
                 str(args.workers),
-                "-b",
-                f"127.0.0.1:{port}",
-                "--chdir",
-                str(ROOT / "benchmarks"),
-                "--log-level",
-                "warning",
-                "cds_throughput:build_app()",
+                "--server-threads",
+                str(args.server_threads),
             ],
             env=env,
             cwd=ROOT,
@@ -313,6 +326,7 @@ def main() -> None:
                 f"request: {len(payload) / 1024:.0f} KB, {len(grouped['labs'])} lab Observations, "
                 f"{len(cards)} cards; gunicorn workers={args.workers}; client {client}, "
                 f"{args.connections} connections; {args.rounds} rounds x {args.seconds:g} s; "
+                f"server threads per worker {args.server_threads}; "
                 f"{os.cpu_count()} CPUs; storage {database.split(':', 1)[0]}"
             )
             endpoints = {
@@ -343,10 +357,7 @@ def main() -> None:
                 f"median of per-round ratios {statistics.median(per_round):.2f} "
                 f"({' '.join(f'{r:.2f}' for r in per_round)})"
             )
-            print(
-                f"without the clinical core (answer replayed) / bare = {no_core / floor:.2f}: "
-                "the ceiling of the ratio with this server design"
-            )
+            print(f"without the clinical core (answer replayed) / bare = {no_core / floor:.2f}")
             print(f"without the clinical core and the storage write / bare = {no_core_no_store / floor:.2f}")
         finally:
             server.terminate()

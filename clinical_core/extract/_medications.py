@@ -118,7 +118,11 @@ def classify(
                 if entry.verified:
                     verified_keys.add(key)
                 else:
-                    unverified.append((key, code_text(system, code)))
+                    shown_code = code_text(system, code)
+                    # In a class the code may well be right and its membership the unverified part.
+                    unverified.append(
+                        (key, f"{shown_code} as {key}" if key.startswith(_CLASS) else shown_code)
+                    )
                 if key.startswith(_JAK):
                     code_drugs.setdefault(key[len(_JAK) :], set()).add(entry.strength_mg)
                 elif key.startswith(_THERAPY):

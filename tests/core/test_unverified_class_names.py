@@ -98,6 +98,17 @@ def test_fluconazole_by_name_is_an_unverified_cyp2c9_inhibitor() -> None:
     assert evidence.unverified_code == 'name "fluconazole" as medication_class.cyp2c9_inhibitor'
 
 
+def test_fluconazole_code_names_its_unverified_class_not_just_the_code() -> None:
+    # RxNorm 4450 is fluconazole (verified); its place among CYP2C9 inhibitors is what is not.
+    assessment = assess("deuruxolitinib", 8, 2, taking("Diflucan", "4450"))
+    [evidence] = finding(assessment, "agent.interaction.cyp2c9_inhibitor").evidence
+    assert evidence.unverified_code == "RxNorm 4450 as medication_class.cyp2c9_inhibitor"
+
+
+def test_fluconazole_code_is_a_verified_cyp3a4_cyp2c19_inhibitor() -> None:
+    assert taking("Diflucan", "4450").class_unverified("cyp3a4_moderate_cyp2c19_strong_inhibitor") is None
+
+
 def draft(text: str) -> dict[str, Any]:
     return medication_request(None, text=text, status="draft", id="draft-2")
 

@@ -5,7 +5,7 @@
     aa-jak load-patients --fhir URL [--as-of DATE]       synthetic patients into a FHIR server
     aa-jak assess BUNDLE.json [--as-of DATE] [--json]    findings for one patient bundle
     aa-jak feedback-report                               what clinicians did with the cards
-    aa-jak db upgrade | current                          the database schema's revision
+    aa-jak db upgrade | current | sql [--from REV]      the database schema: upgrade, revision, SQL
     aa-jak check-knowledge                               validate the knowledge file
 
 Imports are lazy: `serve` must set PROMETHEUS_MULTIPROC_DIR before prometheus_client is
@@ -331,6 +331,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     """
     from sqlalchemy.engine import make_url
 
+    if args.action == "sql":
+        return _print_sql(args.since)
     settings = _settings()
     if settings is None:
         return 2
@@ -340,6 +342,18 @@ def cmd_db(args: argparse.Namespace) -> int:
     print(f"database: {make_url(settings.database_url).render_as_string(hide_password=True)}")
     print(f"revision: {status}")
     return 0 if status.up_to_date else 1
+
+
+def _print_sql(since: str | None) -> int:
+    """No database is opened: the SQL is written from the migrations alone."""
+    from storage import migrate
+
+    try:
+        print(migrate.sql_script(since), end="")
+    except migrate.SchemaError as error:
+        print(f"aa-jak: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _database_status(database_url: str, *, upgrade: bool) -> SchemaStatus | None:
@@ -469,6 +483,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     db_actions.add_parser("upgrade", help="upgrade the schema to this version's revision (head)")
     db_actions.add_parser("current", help="show the schema's revision; exit status 1 unless at head")
+    sql = db_actions.add_parser(
+        "sql", help="print the PostgreSQL SQL of the upgrade to head, for a DBA to review and run"
+    )
+    sql.add_argument("--from", dest="since", metavar="REVISION", help="the revision the database is at")
     db.set_defaults(func=cmd_db)
 
     check = sub.add_parser("check-knowledge", help="load and validate the knowledge file")

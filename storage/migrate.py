@@ -8,6 +8,7 @@ database as it was: a PostgreSQL advisory lock, or SQLite's write lock taken at 
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import threading
 from collections.abc import Iterator
@@ -87,6 +88,23 @@ def upgrade(engine: sa.Engine) -> SchemaStatus:
                 f"so it was left unchanged: {differences}"
             )
     return current
+
+
+def sql_script(since: str | None = None) -> str:
+    """The PostgreSQL SQL that upgrades a database from revision `since` (None: an empty one) to head,
+    without connecting to any: for a database administrator who reviews and runs schema changes.
+
+    Unlike `upgrade`, it takes no lock and adopts nothing: run it on an empty database or one at
+    `since`, and on nothing that `aa-jak` may be upgrading at the same time.
+    """
+    if since is not None and since not in {script.revision for script in _scripts().walk_revisions()}:
+        raise SchemaError(f"unknown revision {since!r}; this version's head is {head()}")
+    buffer = io.StringIO()
+    config = _config()
+    config.output_buffer = buffer
+    with _IN_PROCESS:
+        command.upgrade(config, f"{since}:head" if since else "head", sql=True)
+    return buffer.getvalue()
 
 
 def status(engine: sa.Engine) -> SchemaStatus:

@@ -1,7 +1,8 @@
 """Alembic's environment: the migrations run on a connection that `storage.migrate` hands over.
 
 `storage.migrate` holds the lock and the transaction around them. The `alembic` command
-(developers writing a revision) names its database with `-x url=...` instead.
+(developers writing a revision) names its database with `-x url=...` instead. In offline mode
+(`storage.migrate.sql_script`) the migrations are written out as SQL instead of run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ def run_migrations(connection: Connection) -> None:
 
 
 handed_over = context.config.attributes.get("connection")
-if handed_over is not None:
+if context.is_offline_mode():
+    # SQL for a database administrator to review and run (`aa-jak db sql`): no connection at all.
+    # PostgreSQL only: the embedded SQLite database is upgraded whenever it is opened.
+    context.configure(dialect_name="postgresql", target_metadata=schema.metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+elif handed_over is not None:
     run_migrations(handed_over)
 else:
     url = context.get_x_argument(as_dictionary=True).get("url")

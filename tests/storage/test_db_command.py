@@ -64,3 +64,18 @@ def test_db_upgrade_of_a_database_from_a_newer_version_fails_with_the_reason(
 
     assert cli.main(["db", "upgrade"]) == 1
     assert "from-a-newer-aa-jak (unknown to this version of aa-jak" in capsys.readouterr().err
+
+
+def test_db_sql_prints_the_upgrade_without_opening_a_database(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AA_JAK_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert cli.main(["db", "sql"]) == 0
+    script = capsys.readouterr().out
+    assert "CREATE TABLE audit" in script
+    assert f"INSERT INTO alembic_version (version_num) VALUES ('{migrate.head()}')" in script  # noqa: S608
+
+
+def test_db_sql_from_an_unknown_revision_says_so_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["db", "sql", "--from", "9999"]) == 2
+    assert "unknown revision '9999'" in capsys.readouterr().err

@@ -244,3 +244,30 @@ def test_storage_refuses_a_postgresql_database_not_upgraded_and_says_what_to_run
 
     with engine_for(empty_postgres_url) as engine:
         assert set(sa.inspect(engine).get_table_names()) == set()
+
+
+@pytest.mark.postgres
+def test_sql_script_run_by_a_dba_on_an_empty_postgres_database_leaves_it_at_head(
+    empty_postgres_url: str,
+) -> None:
+    script = migrate.sql_script()
+    with engine_for(empty_postgres_url) as engine:
+        raw = engine.raw_connection()
+        try:
+            raw.driver_connection.autocommit = True  # the script has its own BEGIN and COMMIT
+            with raw.driver_connection.cursor() as cursor:
+                cursor.execute(script)
+        finally:
+            raw.close()
+        assert migrate.status(engine).up_to_date
+        assert _compare_with_the_models(engine) == []
+
+
+def test_sql_script_from_head_changes_nothing() -> None:
+    script = migrate.sql_script(migrate.head())
+    assert "CREATE" not in script and "ALTER" not in script
+
+
+def test_sql_script_from_an_unknown_revision_is_refused() -> None:
+    with pytest.raises(SchemaError, match="unknown revision '9999'"):
+        migrate.sql_script("9999")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from rules_builders import episode, lab, patient, run, salt, with_lab
 
 from clinical_core.findings import ActionKind, Severity
+from clinical_core.record import LabResult, PatientRecord
 
 
-def _on(drug: str, start_days_ago: int, dose: float, per_day: int = 1, labs: tuple = ()) -> object:  # type: ignore[type-arg]
+def _on(
+    drug: str, start_days_ago: int, dose: float, per_day: int = 1, labs: tuple[LabResult, ...] = ()
+) -> PatientRecord:
     return patient(
         therapies=(episode(drug, start_days_ago, dose, per_day),),
         labs=labs,
@@ -16,66 +19,66 @@ def _on(drug: str, start_days_ago: int, dose: float, per_day: int = 1, labs: tup
 
 
 def test_ritlecitinib_discontinue_when_platelets_below_50k() -> None:
-    record = with_lab(_on("ritlecitinib", 60, 50), "platelets", 49_999)  # type: ignore[arg-type]
+    record = with_lab(_on("ritlecitinib", 60, 50), "platelets", 49_999)
     finding = run(record).by_id("monitoring.platelets.discontinue")
     assert finding is not None and finding.severity == Severity.CRITICAL
     assert finding.actions[0].kind == ActionKind.STOP_ORDER
 
 
 def test_ritlecitinib_continues_at_platelets_50k() -> None:
-    record = with_lab(_on("ritlecitinib", 60, 50), "platelets", 50_000)  # type: ignore[arg-type]
+    record = with_lab(_on("ritlecitinib", 60, 50), "platelets", 50_000)
     assert "monitoring.platelets.discontinue" not in run(record).ids
 
 
 def test_ritlecitinib_interrupt_when_alc_below_500_not_at_500() -> None:
-    assert "monitoring.alc.interrupt" in run(with_lab(_on("ritlecitinib", 60, 50), "alc", 499)).ids  # type: ignore[arg-type]
-    assert "monitoring.alc.interrupt" not in run(with_lab(_on("ritlecitinib", 60, 50), "alc", 500)).ids  # type: ignore[arg-type]
+    assert "monitoring.alc.interrupt" in run(with_lab(_on("ritlecitinib", 60, 50), "alc", 499)).ids
+    assert "monitoring.alc.interrupt" not in run(with_lab(_on("ritlecitinib", 60, 50), "alc", 500)).ids
 
 
 def test_baricitinib_interrupt_anc_below_1000_and_hb_below_8() -> None:
-    record = with_lab(with_lab(_on("baricitinib", 60, 2), "anc", 999), "hemoglobin", 7.9)  # type: ignore[arg-type]
+    record = with_lab(with_lab(_on("baricitinib", 60, 2), "anc", 999), "hemoglobin", 7.9)
     assert {"monitoring.anc.interrupt", "monitoring.hemoglobin.interrupt"} <= run(record).ids
 
 
 def test_abrocitinib_discontinue_when_platelets_below_50k() -> None:
-    record = with_lab(_on("abrocitinib", 60, 100), "platelets", 40_000)  # type: ignore[arg-type]
+    record = with_lab(_on("abrocitinib", 60, 100), "platelets", 40_000)
     assert "monitoring.platelets.discontinue" in run(record).ids
 
 
 def test_baricitinib_has_no_platelet_stop() -> None:
-    record = with_lab(_on("baricitinib", 60, 2), "platelets", 40_000)  # type: ignore[arg-type]
+    record = with_lab(_on("baricitinib", 60, 2), "platelets", 40_000)
     assert "monitoring.platelets.discontinue" not in run(record).ids
 
 
 def test_ritlecitinib_week4_alc_platelets_due_in_window() -> None:
-    assessment = run(_on("ritlecitinib", 28, 50))  # type: ignore[arg-type]
+    assessment = run(_on("ritlecitinib", 28, 50))
     finding = assessment.by_id("monitoring.alc_platelets_week4.due")
     assert finding is not None and finding.severity == Severity.INFO
     assert finding.actions[0].code is not None and finding.actions[0].code.code == "57021-8"
 
 
 def test_ritlecitinib_week4_upcoming_before_window() -> None:
-    assessment = run(_on("ritlecitinib", 20, 50))  # type: ignore[arg-type]
+    assessment = run(_on("ritlecitinib", 20, 50))
     assert not any(i.startswith("monitoring.alc_platelets_week4") for i in assessment.ids)
     entry = next(e for e in assessment.timeline if e.key == "alc_platelets_week4")
     assert entry.status == "upcoming"
 
 
 def test_ritlecitinib_week4_overdue_after_window() -> None:
-    finding = run(_on("ritlecitinib", 28 + 15, 50)).by_id("monitoring.alc_platelets_week4.overdue")  # type: ignore[arg-type]
+    finding = run(_on("ritlecitinib", 28 + 15, 50)).by_id("monitoring.alc_platelets_week4.overdue")
     assert finding is not None and finding.severity == Severity.WARNING
 
 
 def test_ritlecitinib_week4_done_when_both_results_after_start() -> None:
     record = _on("ritlecitinib", 40, 50, labs=(lab("alc", 1200, 12), lab("platelets", 2e5, 12)))
-    assessment = run(record)  # type: ignore[arg-type]
+    assessment = run(record)
     assert not any(i.startswith("monitoring.alc_platelets_week4") for i in assessment.ids)
     entry = next(e for e in assessment.timeline if e.key == "alc_platelets_week4")
     assert entry.status == "done" and entry.done_on is not None
 
 
 def test_baricitinib_schedule_has_lipids_at_week12_and_policy_week4() -> None:
-    timeline = run(_on("baricitinib", 30, 2)).timeline  # type: ignore[arg-type]
+    timeline = run(_on("baricitinib", 30, 2)).timeline
     keys = {(e.key, e.week) for e in timeline}
     assert ("lipids_week12", 12) in keys and ("cbc_week4", 4) in keys
     assert "alc_platelets_week4" not in {k for k, _ in keys}
@@ -94,17 +97,17 @@ def test_baricitinib_lipids_week12_overdue_finding() -> None:
             lab("ast", 20, 60),
         ),
     )
-    assert "monitoring.lipids_week12.overdue" in run(record).ids  # type: ignore[arg-type]
+    assert "monitoring.lipids_week12.overdue" in run(record).ids
 
 
 def test_periodic_recheck_follows_the_fixed_draws() -> None:
-    timeline = run(_on("baricitinib", 200, 2)).timeline  # type: ignore[arg-type]
+    timeline = run(_on("baricitinib", 200, 2)).timeline
     weeks = [e.week for e in timeline if e.key == "cbc_periodic"]
     assert weeks[:3] == [16, 28, 40]
 
 
 def test_deuruxolitinib_schedule_is_policy_and_unverified() -> None:
-    finding = run(_on("deuruxolitinib", 28, 8, 2)).by_id("monitoring.cbc_week4.due")  # type: ignore[arg-type]
+    finding = run(_on("deuruxolitinib", 28, 8, 2)).by_id("monitoring.cbc_week4.due")
     assert finding is not None and finding.verified is False
 
 

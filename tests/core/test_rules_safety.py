@@ -16,9 +16,10 @@ from rules_builders import (
 )
 
 from clinical_core.findings import ActionKind, Severity
+from clinical_core.record import PatientRecord
 
 
-def _on_baricitinib(**fields: object) -> object:
+def _on_baricitinib(**fields: object) -> PatientRecord:
     return patient(
         therapies=(episode("baricitinib", 100, 2),), salt_scores=(salt(60, 110), salt(30, 3)), **fields
     )
@@ -37,7 +38,7 @@ def test_boxed_warning_for_former_smoker_and_vte_history() -> None:
 
 
 def test_live_vaccine_proposed_on_therapy_is_a_hard_stop_with_remove_action() -> None:
-    finding = run(_on_baricitinib(), (live_vaccine_order(),)).by_id("safety.live_vaccine.during_therapy")  # type: ignore[arg-type]
+    finding = run(_on_baricitinib(), (live_vaccine_order(),)).by_id("safety.live_vaccine.during_therapy")
     assert finding is not None and finding.hard_stop and finding.severity == Severity.CRITICAL
     assert finding.actions[0].kind == ActionKind.STOP_ORDER
     assert finding.actions[0].target == "ImmunizationRecommendation/draft-v"
@@ -49,17 +50,17 @@ def test_live_vaccine_proposed_without_jak_is_fine() -> None:
 
 def test_live_vaccine_given_during_therapy_is_critical() -> None:
     record = _on_baricitinib(vaccinations=(vaccination("21", "varicella", 10),))
-    finding = run(record).by_id("safety.live_vaccine.during_therapy")  # type: ignore[arg-type]
+    finding = run(record).by_id("safety.live_vaccine.during_therapy")
     assert finding is not None and not finding.hard_stop
 
 
 def test_pregnancy_during_therapy_is_critical() -> None:
-    record = with_qual(_on_baricitinib(), "pregnancy_test", "positive", days_ago=3)  # type: ignore[arg-type]
+    record = with_qual(_on_baricitinib(), "pregnancy_test", "positive", days_ago=3)
     assert "safety.pregnancy.during_therapy" in run(record).ids
 
 
 def test_serious_infection_during_therapy_interrupts() -> None:
-    finding = run(_on_baricitinib(conditions=(condition("serious_infection", 5),))).by_id(  # type: ignore[arg-type]
+    finding = run(_on_baricitinib(conditions=(condition("serious_infection", 5),))).by_id(
         "safety.infection.during_therapy"
     )
     assert finding is not None and finding.actions[0].kind == ActionKind.STOP_ORDER
@@ -67,7 +68,7 @@ def test_serious_infection_during_therapy_interrupts() -> None:
 
 def test_findings_are_sorted_critical_first() -> None:
     record = _on_baricitinib(conditions=(condition("serious_infection", 5),), smoking=(smoker(),))
-    ranks = [f.severity.rank for f in run(record).findings]  # type: ignore[arg-type]
+    ranks = [f.severity.rank for f in run(record).findings]
     assert ranks == sorted(ranks)
 
 

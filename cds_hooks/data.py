@@ -144,6 +144,9 @@ def collect(
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _NOT_IN_REQUEST = "not contained, prefetched or in draftOrders"
 _PAST = "past medication"
+# Past medications whose reads fail on their own, after which every past read still pending is
+# left out too: at most this many rounds plus one, however long the history.
+_MAX_PAST_FAILURES = 2
 _MAX_NAMED = 5
 
 
@@ -271,25 +274,36 @@ def _unresolved(items: list[_Wanted], why: str, kind: str) -> PreconditionFailed
 def _fetch_medications(client: Any, to_fetch: list[str], wanted: list[_Wanted]) -> list[dict[str, Any]]:
     """The Medications `to_fetch` ("Medication/x") that the FHIR server returns, read in parallel.
 
-    A past medication's Medication whose read fails (404, an OperationOutcome, a 5xx ...) is left
-    out and the rest read again: rare, and at most one round more than there are past medications.
-    The core then lists that medication as uninterpretable, as when there is no fhirServer at all.
+    A past medication's Medication whose read fails on its own (404, an OperationOutcome, another
+    4xx) is left out and the rest read again; at the `_MAX_PAST_FAILURES`th such failure every past
+    one still unread is left out too, so the rounds stay few however long the history. A failure of
+    every read (timeout, 401, 403, 5xx, 429, no connection) leaves out every past one at once. The
+    core then lists those medications as uninterpretable, as when there is no fhirServer at all.
     A draft order's or current medication's whose read fails gives 412 naming it (C6).
     """
-    from fhir_access import FhirError, FhirTimeout, FhirUnauthorized
+    from fhir_access import FhirError, FhirForbidden, FhirTimeout, FhirUnauthorized, FhirUnavailable
 
     needed = {w.medication for w in wanted if w.role != _PAST}
     pending = {f"medication:{i}": reference for i, reference in enumerate(to_fetch)}
+    past_failures = 0
     while pending:
         try:
             fetched = client.search_many(pending)
         except FhirError as error:  # OffOriginUrl included
             key = str(error.key)
-            # Not about one Medication: a timeout's key is just one read running when the shared
-            # deadline passed, and a refused token fails every read. Reading again would not help.
-            every_read = isinstance(error, FhirTimeout | FhirUnauthorized) or key not in pending
+            # Not about one Medication: every read is a Medication read with the same token from the
+            # same server. A timeout's key is just one read running when the shared deadline passed;
+            # a refused token (401), scopes without Medication (403) and an unavailable server (5xx,
+            # 429, no connection) fail every read alike. Reading again, once per past medication and
+            # each round under a fresh deadline, would only repeat it.
+            server_wide = FhirTimeout | FhirUnauthorized | FhirForbidden | FhirUnavailable
+            every_read = isinstance(error, server_wide) or key not in pending
             if not every_read and pending[key] not in needed:
-                del pending[key]
+                past_failures += 1
+                if past_failures < _MAX_PAST_FAILURES:
+                    del pending[key]
+                else:
+                    pending = {k: r for k, r in pending.items() if r in needed}
                 continue
             failed = set(pending.values()) if every_read else {pending[key]}
             unresolved = [w for w in wanted if w.role != _PAST and w.medication in failed]

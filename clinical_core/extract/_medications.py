@@ -135,10 +135,10 @@ def classify(
     name_drugs: set[str] = set()
     for label in texts:
         for key in knowledge.lookup_name(label, ""):
-            if (member := knowledge.unverified_name(key, label)) is None:
-                verified_keys.add(key)
+            if members := knowledge.unverified_members(key, label):
+                unverified += [(key, f'name "{member}" as {key}') for member in members]
             else:
-                unverified.append((key, f'name "{member}" as {key}'))
+                verified_keys.add(key)
             if key.startswith(_JAK):
                 name_drugs.add(key[len(_JAK) :])
             elif key.startswith(_THERAPY):

@@ -501,8 +501,8 @@ class Knowledge(_Strict):
     _exact: dict[tuple[str, str], tuple[tuple[str, CodeEntry], ...]] = PrivateAttr(default_factory=dict)
     _prefix: dict[str, tuple[tuple[str, str, CodeEntry], ...]] = PrivateAttr(default_factory=dict)
     _name_patterns: dict[str, re.Pattern[str]] = PrivateAttr(default_factory=dict)
-    # value set key -> its unverified class member names, by lower-cased name
-    _unverified_names: dict[str, dict[str, str]] = PrivateAttr(default_factory=dict)
+    # value set key -> (class member name, verified) by lower-cased name; classes with an unverified member
+    _class_members: dict[str, dict[str, tuple[str, bool]]] = PrivateAttr(default_factory=dict)
     _exclude_patterns: dict[str, re.Pattern[str]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
@@ -568,8 +568,10 @@ class Knowledge(_Strict):
                     prefix.setdefault(entry.system, []).append((entry.code, key, entry))
             if value_set.names:
                 self._name_patterns[key] = _words_pattern(value_set.name_words())
-            if unverified := value_set.unverified_names():
-                self._unverified_names[key] = {n.lower(): n for n in unverified}
+            if value_set.unverified_names():
+                self._class_members[key] = {
+                    n.name.lower(): (n.name, n.verified) for n in value_set.names if isinstance(n, NameEntry)
+                }
             if value_set.exclude_names:
                 self._exclude_patterns[key] = _words_pattern(value_set.exclude_names)
         self._exact = {k: tuple(v) for k, v in exact.items()}
@@ -602,16 +604,16 @@ class Knowledge(_Strict):
             and not (key in excludes and excludes[key].search(text))
         )
 
-    def unverified_name(self, key: str, text: str) -> str | None:
-        """The unverified class member name of `key` that text names, when it names no verified one
-        (None: a verified name, or no name of `key`, occurs in text)."""
-        unverified = self._unverified_names.get(key)
-        if not unverified:
-            return None
-        found = [m.group(0).lower() for m in self._name_patterns[key].finditer(text)]
-        if not found or any(word not in unverified for word in found):
-            return None
-        return unverified[found[0]]
+    def unverified_members(self, key: str, text: str) -> tuple[str, ...]:
+        """The unverified class member names of `key` that text names, each once, when it names no
+        verified one (empty: a verified name, or no name of `key`, occurs in text)."""
+        members = self._class_members.get(key)
+        if not members:
+            return ()
+        found = [_member(members, m.group(0)) for m in self._name_patterns[key].finditer(text)]
+        if any(verified for _, verified in found):
+            return ()
+        return tuple(dict.fromkeys(name for name, _ in found))
 
     def excluded_by_name(self, key: str, text: str | None) -> bool:
         pattern = self._exclude_patterns.get(key)
@@ -673,6 +675,19 @@ def _test_problems(
     problems = [f"{path}: unknown test {t!r}" for t in tests if t not in RECORD_TESTS]
     problems += [f"{path}.order: unknown value set {o!r}" for o in order if o not in value_sets]
     return problems
+
+
+def _member(members: dict[str, tuple[str, bool]], word: str) -> tuple[str, bool]:
+    """The class member (name, verified) that `word`, a match of the class's name pattern, is.
+
+    Only a member found verified counts as verified: the pattern folds case as `re.IGNORECASE` does,
+    which `str.lower` does not always undo ("AZATHİOPRİNE"), and such a word is looked for name by
+    name; one still not found stays unverified, named as the text has it.
+    """
+    if (member := members.get(word.lower())) is not None:
+        return member
+    same = (member for member in members.values() if re.fullmatch(re.escape(member[0]), word, re.I))
+    return next(same, (word, False))
 
 
 def _name_problems(value_sets: dict[str, ValueSet]) -> list[str]:

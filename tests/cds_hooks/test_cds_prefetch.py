@@ -7,6 +7,7 @@ for the token and the base URL.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,8 +15,11 @@ import requests
 import responses
 from cds_support import FHIR, PATIENT, full_prefetch, hook_body, searchset
 
+from cds_hooks.data import FhirSource, resolve_medications
+from cds_hooks.errors import PreconditionFailed
 from cds_hooks.registry import check_template, prefetch_templates
 from clinical_core import build_record
+from fhir_access import FhirError, FhirForbidden, FhirNotFound, FhirUnavailable
 
 PV = "/cds-services/aa-jak-patient-view"
 SIGN = "/cds-services/aa-jak-order-sign"
@@ -583,6 +587,75 @@ def test_refused_token_gives_412_naming_the_current_medication_not_the_past_one(
     text = _diagnostics(call(PV, body))
     assert "Medication/m2 (current medication)" in text and "past medication" not in text
     assert engine.calls == []
+
+
+class _RoundCountingClient:
+    """`search_many` as `FhirClient` has it: the first failing read, in query order, raises with its
+    key; every other read returns its Medication. `rounds` counts the calls."""
+
+    def __init__(self, failures: dict[str, Callable[[], FhirError]]) -> None:
+        self.failures = failures
+        self.rounds = 0
+
+    def search_many(self, queries: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+        self.rounds += 1
+        for key, reference in queries.items():
+            if reference in self.failures:
+                error = self.failures[reference]()
+                error.key = key
+                raise error
+        return {k: [{"resourceType": "Medication", "id": r.split("/")[1]}] for k, r in queries.items()}
+
+
+def _resolve(client: _RoundCountingClient, *orders: dict[str, Any]) -> list[dict[str, Any]]:
+    source = FhirSource(FHIR, "token")
+    return resolve_medications(list(orders), [], source, lambda _: client, "no fhirServer")
+
+
+SERVER_WIDE_REFUSALS = {
+    "403-scopes": lambda: FhirForbidden("FHIR read Medication: 403", status=403),
+    "429": lambda: FhirUnavailable("FHIR read Medication: 429", status=429),
+    "503": lambda: FhirUnavailable("FHIR read Medication: 503", status=503),
+    "connection-refused": lambda: FhirUnavailable("FHIR read Medication: connection failed"),
+}
+
+
+@pytest.mark.parametrize("refusal", SERVER_WIDE_REFUSALS.values(), ids=SERVER_WIDE_REFUSALS)
+def test_server_wide_refusal_of_past_medications_is_one_round_not_one_per_medication(refusal):
+    """Every read is a Medication read with the same token: scopes, a rate limit or an overloaded
+    server refuse them all. Reading the rest again, once per past medication, each round under a
+    fresh deadline, would only repeat it (N rounds of up to the deadline each)."""
+    past = [_order_by_reference(f"mr-{i}", "completed", f"Medication/m{i}") for i in range(6)]
+    client = _RoundCountingClient({f"Medication/m{i}": refusal for i in range(6)})
+    assert _resolve(client, *past) == []
+    assert client.rounds == 1
+
+
+@pytest.mark.parametrize("refusal", SERVER_WIDE_REFUSALS.values(), ids=SERVER_WIDE_REFUSALS)
+def test_server_wide_refusal_names_the_current_medication_after_one_round(refusal):
+    past = [_order_by_reference(f"mr-{i}", "completed", f"Medication/m{i}") for i in range(3)]
+    current = _order_by_reference("mr-now", "active", "Medication/now")
+    failing = {f"Medication/{m}": refusal for m in ("m0", "m1", "m2", "now")}
+    client = _RoundCountingClient(failing)
+    with pytest.raises(PreconditionFailed, match=r"Medication/now \(current medication\)") as raised:
+        _resolve(client, *past, current)
+    assert "past medication" not in str(raised.value)
+    assert client.rounds == 1
+
+
+def test_many_past_medications_not_found_take_a_bounded_number_of_rounds():
+    """Each 404 is that Medication's, but a server without Medications (or a long history of deleted
+    ones) must not cost one round per past medication: past reads still failing are left to the core
+    and the current medication is read on its own."""
+    past = [_order_by_reference(f"mr-{i}", "stopped", f"Medication/gone{i}") for i in range(7)]
+    current = _order_by_reference("mr-now", "active", "Medication/now")
+
+    def not_found() -> FhirError:
+        return FhirNotFound("FHIR read Medication: 404", status=404)
+
+    client = _RoundCountingClient({f"Medication/gone{i}": not_found for i in range(7)})
+    assert [m["id"] for m in _resolve(client, *past, current)] == ["now"]
+    assert client.rounds <= 3
 
 
 def test_responses_library_blocks_unmocked_calls(fhir_mock):

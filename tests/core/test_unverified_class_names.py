@@ -80,6 +80,28 @@ def test_eligibility_verdict_failing_on_an_unverified_class_member_name_names_it
     assert f"{UNVERIFIED}: {in_markdown(CARBAMAZEPINE)} (Interacting medication)." in verdict.detail
 
 
+def test_class_member_name_in_a_case_the_pattern_folds_but_lower_does_not_stays_unverified() -> None:
+    # Turkish upper case dots the capital I: the name pattern (re.IGNORECASE) still finds
+    # azathioprine, but "İ".lower() is "i" plus a combining dot, so a lookup by the lower-cased text
+    # misses. Not finding the member must not make it a verified one.
+    azathioprine = taking("AZATH\u0130OPR\u0130NE 50 MG TABLET")
+    named = 'name "azathioprine" as medication_class.potent_immunosuppressant'
+    assert azathioprine.unverified_classes == (("potent_immunosuppressant", named),)
+
+
+def test_text_naming_two_unverified_members_of_one_class_names_both() -> None:
+    # Either could be what puts the medication in the class: checking one alone is not enough.
+    both = taking("amiodarone + fluconazole")
+    cls = "medication_class.cyp2c9_inhibitor"
+    named = f'name "amiodarone" as {cls}, name "fluconazole" as {cls}'
+    assert both.class_unverified("cyp2c9_inhibitor") == named
+
+
+def test_text_naming_a_verified_and_an_unverified_member_of_one_class_is_verified() -> None:
+    both = taking("cyclosporine / tacrolimus")
+    assert both.class_unverified("potent_immunosuppressant") is None
+
+
 def test_class_member_name_is_verified_class_by_class() -> None:
     fluconazole = taking("Fluconazole 150mg")
     assert fluconazole.classes == {"cyp2c9_inhibitor", "cyp3a4_moderate_cyp2c19_strong_inhibitor"}

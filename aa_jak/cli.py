@@ -76,7 +76,9 @@ def _child_exit(server: Any, worker: Any) -> None:
 
 def _post_worker_init(worker: Any) -> None:
     """gunicorn hook: the app is loaded; its objects live as long as the worker, so the collector
-    need not scan them again on every full collection (each CDS call allocates thousands)."""
+    need not scan them again on every full collection (each CDS call allocates thousands). Loading's
+    own garbage is collected first, or freezing would keep it for the worker's lifetime."""
+    gc.collect()
     gc.freeze()
 
 
@@ -326,7 +328,8 @@ def cmd_feedback_report(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     """`db upgrade` brings the schema of the configured database to this version's head revision
-    (PostgreSQL: under an advisory lock, so replicas may run it together); `db current` only looks.
+    (PostgreSQL: under an advisory lock, so replicas may run it together); `db current` only looks;
+    `db sql` prints the PostgreSQL upgrade as SQL and opens no database.
     Exit status 1 unless the schema is at head afterwards, so scripts can check with `db current`.
     """
     from sqlalchemy.engine import make_url

@@ -38,6 +38,7 @@ def test_threaded_server_closes_connections_after_each_response():
 def test_worker_freezes_the_loaded_app_out_of_garbage_collection():
     # Measured (benchmarks/README.md): full collections rescanning the app cost CDS calls ~15%.
     server = cli.build_server("127.0.0.1", 8123, 2, app_factory=lambda: "the-app")
+    gc.unfreeze()
     try:
         server.cfg.post_worker_init(None)
         assert gc.get_freeze_count() > 0

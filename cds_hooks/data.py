@@ -22,6 +22,7 @@ from typing import Any
 
 from cds_hooks.errors import BadRequest, PreconditionFailed
 from cds_hooks.request import HookRequest
+from clinical_core.extract import medication_key
 from clinical_core.rules.common import ACTIVE_ORDER_STATUSES
 
 log = logging.getLogger(__name__)
@@ -223,6 +224,8 @@ def _wanted(resource: dict[str, Any], role: str, known: set[str], base: str | No
         return None
     from fhir_access import ReferenceKind, parse_medication_reference
 
+    if not reference.startswith("#") and medication_key(reference) in known:
+        return None  # resolved as the core resolves it, whichever server or path the URL names
     parsed = parse_medication_reference(reference, base)
     if parsed.kind is ReferenceKind.CONTAINED:
         contained = resource.get("contained")
@@ -242,8 +245,6 @@ def _wanted(resource: dict[str, Any], role: str, known: set[str], base: str | No
             f"{_NOT_IN_REQUEST}, and only Medication/[id] references can be fetched",
         )
     target = f"Medication/{parsed.id}"
-    if target in known:
-        return None  # the core matches a Medication by id, whichever server the URL names
     if parsed.kind is ReferenceKind.OTHER_SERVER and base is not None:
         return _Wanted(target, role, None, f"{_NOT_IN_REQUEST}, and it is not on the fhirServer")
     return _Wanted(target, role, target)

@@ -45,4 +45,5 @@ Conventions
 from __future__ import annotations
 
 from clinical_core.extract._build import build_record as build_record
+from clinical_core.extract._build import medication_key as medication_key
 from clinical_core.extract._orders import proposed_orders as proposed_orders

@@ -142,8 +142,15 @@ class Resources:
         found = self.medications.get(reference)
         if found is not None:
             return found
-        match = _MEDICATION_REF.search(reference)
-        return self.medications.get(f"Medication/{match.group(1)}") if match else None
+        key = medication_key(reference)
+        return self.medications.get(key) if key else None
+
+
+def medication_key(reference: str) -> str | None:
+    """The "Medication/id" a literal reference names as the record resolves it: any base, any
+    version. Front ends use it to tell whether a Medication they hold already resolves a reference."""
+    match = _MEDICATION_REF.search(reference)
+    return f"Medication/{match.group(1)}" if match else None
 
 
 def _last_updated(resource: Json) -> str:

@@ -687,3 +687,18 @@ def test_H_draft_order_medication_fetched_from_the_fhir_server_gives_the_hard_st
     response.close()
     assert response.status_code == 200
     assert "critical" in [card["indicator"] for card in response.get_json()["cards"]]
+
+
+@pytest.mark.parametrize("reference", ["r4/Medication/m1", "Medication/m1/_history/"])
+def test_current_medication_prefetched_under_a_reference_the_core_resolves_is_answered(
+    call, engine, reference
+):
+    """The service holds back only what the core cannot identify: a prefetched Medication that the
+    core matches to an odd but literal reference resolves it, as it does in the record."""
+    body = hook_body()
+    medication = {"resourceType": "Medication", "id": "m1"}
+    order = _order_by_reference("mr-1", "active", reference)
+    body["prefetch"]["medicationRequests"] = searchset([order, medication])
+    assert call(PV, body).status_code == 200
+    given = resources_given_to_core(engine)
+    assert ids(given, "MedicationRequest") == ["mr-1"] and ids(given, "Medication") == ["m1"]

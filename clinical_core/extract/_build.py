@@ -31,6 +31,7 @@ from clinical_core.extract._medications import (
     MedicationConcept,
     classify,
     dose_of,
+    live_cvx,
     normalise_cvx,
     route_texts,
 )
@@ -477,16 +478,15 @@ class RecordBuilder:
         if when is None:
             self.facts.cannot_read(reference, "Immunization date", "no occurrenceDateTime")
             return
-        live_entries = [e for key, e in self.knowledge.lookup(CVX, cvx[0]) if key == "vaccine.live"]
-        verified = not live_entries or any(e.verified for e in live_entries)
+        live, unverified = live_cvx(cvx[0], self.knowledge)
         self.facts.vaccinations.append(
             Vaccination(
                 cvx=cvx[0],
                 display=cvx[1] or concept_label(vaccine) or cvx[0],
                 when=when,
-                live=bool(live_entries),
+                live=live,
                 reference=reference,
-                unverified_code=None if verified else code_text(CVX, cvx[0]),
+                unverified_code=unverified,
             )
         )
 

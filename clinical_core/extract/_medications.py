@@ -191,6 +191,13 @@ def normalise_cvx(code: str) -> str:
     return code.zfill(2) if code.isdigit() and len(code) == 1 else code
 
 
+def live_cvx(cvx: str, knowledge: Knowledge) -> tuple[bool, str | None]:
+    """(live, the code when only unverified entries call it live) for a normalised CVX code."""
+    entries = [e for key, e in knowledge.lookup(CVX, cvx) if key == "vaccine.live"]
+    verified = not entries or any(e.verified for e in entries)
+    return bool(entries), None if verified else code_text(CVX, cvx)
+
+
 def _strength_from_names(texts: list[str]) -> float | None:
     """The strength in names like "baricitinib 2 MG Oral Tablet" (2.0), if all names agree on one."""
     found = {float(m.group(1)) for t in texts for m in _STRENGTH_IN_NAME.finditer(t)}

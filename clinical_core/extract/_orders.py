@@ -9,7 +9,6 @@ from clinical_core.extract._build import Resources, medication_concepts
 from clinical_core.extract._fields import (
     CVX,
     Json,
-    code_text,
     codings,
     concept_label,
     obj,
@@ -17,7 +16,7 @@ from clinical_core.extract._fields import (
     status_of,
     text,
 )
-from clinical_core.extract._medications import classify, dose_of, normalise_cvx, route_texts
+from clinical_core.extract._medications import classify, dose_of, live_cvx, normalise_cvx, route_texts
 from clinical_core.knowledge import Knowledge, load_knowledge
 from clinical_core.record import ProposedOrder
 
@@ -133,14 +132,13 @@ def _medication_order(draft: Json, reference: str, knowledge: Knowledge, context
 def _immunization_order(draft: Json, reference: str, knowledge: Knowledge) -> ProposedOrder:
     vaccine = obj(draft, "vaccineCode")
     cvx = next((normalise_cvx(c) for s, c, _ in codings(vaccine) if s == CVX and c), None)
-    live = [e for key, e in knowledge.lookup(CVX, cvx) if key == "vaccine.live"] if cvx else []
-    verified = not live or any(e.verified for e in live)
+    live, unverified = live_cvx(cvx, knowledge) if cvx else (False, None)
     return ProposedOrder(
         kind="vaccine",
         reference=reference,
         intent=_intent(draft),
         medication_name=concept_label(vaccine),
         cvx=cvx,
-        live_vaccine=bool(live),
-        unverified_code=None if verified else code_text(CVX, cvx),
+        live_vaccine=live,
+        unverified_code=unverified,
     )

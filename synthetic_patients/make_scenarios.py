@@ -949,8 +949,9 @@ def ritlecitinib_age_12_at_minimum() -> Scenario:
         "Girl who turns 12 today with a draft ritlecitinib order: old enough (pair: ritlecitinib_age_11_below_minimum).",
         "ritlecitinib on the 12th birthday: allowed",
         "eligible",
-        must=["eligibility.eligible", "severity.near_total_loss"],
-        must_not=["agent.age.below_minimum", "eligibility.not_eligible"],
+        must=["eligibility.eligible"],
+        # Her near-total loss supports no higher ritlecitinib start, and baricitinib is for adults.
+        must_not=["agent.age.below_minimum", "eligibility.not_eligible", "severity.near_total_loss"],
         drug="ritlecitinib",
     )
     s.patient("female", years_ago(12), "Ruby")
@@ -1899,6 +1900,7 @@ def baricitinib_2mg_week13_salt60_escalate() -> Scenario:
         must_not=[
             "response.target_met",
             "response.baricitinib.consider_2mg",
+            "response.baricitinib.above_target_dose_limited",
             "response.salt.due",
             *ELIGIBILITY,
             "monitoring.alc.interrupt",
@@ -1908,6 +1910,27 @@ def baricitinib_2mg_week13_salt60_escalate() -> Scenario:
     on_therapy(s, "baricitinib 2", 2, 1, 13, pre_salt=80)
     s.lab("alc", 1.5, 60)
     s.lab("ldl", 118, 5)
+    s.salt(60, 3)
+    return s
+
+
+@scenario
+def baricitinib_2mg_week13_salt60_egfr45_dose_limited() -> Scenario:
+    s = Scenario(
+        "baricitinib_2mg_week13_salt60_egfr45_dose_limited",
+        "On baricitinib 2 mg for 13 weeks, SALT 60 above target, but eGFR 45: the renal band rules out 4 mg, "
+        "so the review says 4 mg is not an option instead of suggesting it "
+        "(pair: baricitinib_2mg_week13_salt60_escalate).",
+        "baricitinib 2 mg, week 13, SALT 60, eGFR 45: 4 mg not an option",
+        "on-therapy",
+        must=["response.baricitinib.above_target_dose_limited", "agent.renal.dose_reduction"],
+        must_not=["response.baricitinib.consider_4mg", "response.salt.due", *ELIGIBILITY],
+        drug="baricitinib",
+    )
+    on_therapy(s, "baricitinib 2", 2, 1, 13, pre_salt=80)
+    s.lab("alc", 1.5, 60)
+    s.lab("ldl", 118, 5)
+    s.lab("egfr", 45, 5)
     s.salt(60, 3)
     return s
 

@@ -338,14 +338,14 @@ def hepatitis(ctx: Context) -> list[Finding]:
     kinds = " and ".join(
         dict.fromkeys("hepatitis B" if c.key == "hepatitis_b" else "hepatitis C" for c in checks)
     )
+    drugs = drug_names(ctx, dict.fromkeys(c.drug or "" for c in checks))
     return [
         make(
             ctx,
             "agent.hepatitis.not_recommended",
             Category.AGENT,
             Severity.CRITICAL,
-            f"{kinds.capitalize()} on record: {drug_names(ctx, dict.fromkeys(c.drug or '' for c in checks))} "
-            "not recommended",
+            f"{kinds[0].upper()}{kinds[1:]} on record: {drugs} not recommended",
             evidence=_evidence(checks),
             facts=_facts(checks),
             drug=_one_drug(checks),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from clinical_core.findings import Category, Evidence, Finding, Severity
+from clinical_core.findings import Action, Category, Evidence, Finding, Severity
 from clinical_core.record import SaltScore
 from clinical_core.rules.common import (
     Context,
@@ -24,6 +24,8 @@ from clinical_core.rules.common import (
     weeks,
 )
 from clinical_core.rules.criteria import interaction_hits, renal_band
+from clinical_core.rules.monitoring import lab_stops
+from clinical_core.rules.safety import infection
 
 
 def salt_due(ctx: Context) -> list[Finding]:
@@ -125,14 +127,16 @@ def _dose_limited(ctx: Context, drug: str) -> str | None:
 
 
 def escalation(ctx: Context) -> list[Finding]:
-    """`response.baricitinib.consider_4mg` (any drug with a labelled escalation dose).
+    """`response.baricitinib.consider_4mg` (any drug with a labelled escalation dose), or
+    `response.baricitinib.above_target_dose_limited` when the escalation dose is not an option.
 
     Source: baricitinib "increase to 4 mg once daily if response is inadequate" [S1, S3]; the week
     is policy (`escalation_review_week`, the brief's 12 weeks).
     **When** on the start dose, at or after the review week, the SALT that counts for that week
-    (`salt_for_review`) is above target.
-    **Then** warning; action: change to the escalation dose (not offered when renal function or an
-    interaction limits the dose).
+    (`salt_for_review`) is above target, and no hold or stop of the drug is advised (a lab below
+    its threshold, an active infection: `monitoring.lab_stops`, `safety.infection`).
+    **Then** warning; action: change to the escalation dose. When renal function or an interaction
+    limits the dose, the warning says the escalation dose is not an option and offers no action.
     """
     run = ctx.dated_run
     if run is None:
@@ -142,26 +146,31 @@ def escalation(ctx: Context) -> list[Finding]:
     if esc is None or run.dose_mg != drug.doses.start.dose_mg:
         return []
     salt = salt_for_review(ctx, p.escalation_review_week.value)
-    if salt is None or salt.value <= p.response_target_salt.value:
+    if salt is None or salt.value <= p.response_target_salt.value or _hold_advised(ctx):
         return []
     limited = _dose_limited(ctx, run.drug)
-    actions = (
-        ()
-        if limited
-        else (change_dose(run.drug, drug.display, esc.dose_mg, esc.doses_per_day, run.episode.reference),)
-    )
+    above = f"SALT {number(salt.value)} above target at week {run.week_on(ctx.as_of)}"
+    escalated = f"{drug.display.lower()} {number(esc.dose_mg)} mg"
+    if limited:
+        finding_id = f"response.{run.drug}.above_target_dose_limited"
+        summary = f"{above}: {escalated} is not an option ({limited})"
+        actions: tuple[Action, ...] = ()
+    else:
+        finding_id = f"response.{run.drug}.consider_{number(esc.dose_mg)}mg"
+        summary = f"{above}: consider {escalated}"
+        actions = (
+            change_dose(run.drug, drug.display, esc.dose_mg, esc.doses_per_day, run.episode.reference),
+        )
     return [
         make(
             ctx,
-            f"response.{run.drug}.consider_{number(esc.dose_mg)}mg",
+            finding_id,
             Category.RESPONSE,
             Severity.WARNING,
-            f"SALT {number(salt.value)} above target at week {run.week_on(ctx.as_of)}: consider "
-            f"{drug.display.lower()} {number(esc.dose_mg)} mg",
+            summary[:139],
             lines=(
                 esc.text,
                 f"Review week {p.escalation_review_week.value} is policy; the label gives no week.",
-                f"Not offered as an action: {limited}." if limited else "",
             ),
             evidence=(salt_evidence(salt),),
             facts=(esc, p.escalation_review_week, p.response_target_salt),
@@ -169,6 +178,11 @@ def escalation(ctx: Context) -> list[Finding]:
             drug=run.drug,
         )
     ]
+
+
+def _hold_advised(ctx: Context) -> bool:
+    """Another rule advises holding or stopping the drug: a dose increase would contradict it."""
+    return bool(lab_stops(ctx) or infection(ctx))
 
 
 def step_down(ctx: Context) -> list[Finding]:

@@ -35,7 +35,8 @@ def boxed_warning_risk_factors(ctx: Context) -> list[Finding]:
     """
     evidence: list[Evidence] = []
     age_param = ctx.k.parameters.boxed_warning_age
-    if ctx.age is not None and ctx.age >= age_param.value:
+    old_age = ctx.age is not None and ctx.age >= age_param.value
+    if old_age:
         evidence.append(Evidence("Age", f"{ctx.age} years (>= {age_param.value})", ctx.as_of))
     smoking = _smoking(ctx)
     if smoking is not None and smoking.current_or_former:
@@ -64,9 +65,12 @@ def boxed_warning_risk_factors(ctx: Context) -> list[Finding]:
             Category.SAFETY,
             Severity.WARNING,
             f"Boxed-warning risk factors present ({labels})"[:139],
-            lines=tuple(f"{ctx.drug(d).display}: {ctx.drug(d).boxed_warning.text}" for d in drugs),
+            lines=(
+                *(f"{ctx.drug(d).display}: {ctx.drug(d).boxed_warning.text}" for d in drugs),
+                f"Age >= {age_param.value}: {age_param.rationale}" if old_age else "",
+            ),
             evidence=evidence,
-            facts=[age_param, *(ctx.drug(d).boxed_warning for d in drugs)],
+            facts=[*([age_param] if old_age else []), *(ctx.drug(d).boxed_warning for d in drugs)],
             drug=drugs[0] if len(drugs) == 1 else None,
         )
     ]

@@ -128,28 +128,44 @@ def near_total_loss(ctx: Context) -> list[Finding]:
     """`severity.near_total_loss`.
 
     Source: baricitinib "consider 4 mg for nearly complete or complete scalp hair loss" [S1, S3].
-    **When** not on therapy, SALT >= `near_total_loss_salt` or AT/AU documented.
-    **Then** note that this supports considering a baricitinib 4 mg start.
+    **When** not on therapy, SALT >= `near_total_loss_salt` or AT/AU documented, and an agent under
+    consideration (the ordered one, else the candidates for the patient's age) has a labelled
+    near-total-loss start dose and a minimum age the patient meets.
+    **Then** note that this supports considering that agent's higher start dose.
     """
-    start = ctx.drug("baricitinib").doses.near_total_start
-    if not ctx.initiating or start is None or not is_near_total_loss(ctx):
+    if not ctx.initiating or not is_near_total_loss(ctx):
+        return []
+    offers = [
+        (d, start)
+        for d in ctx.drugs
+        if (start := ctx.drug(d).doses.near_total_start) is not None and _old_enough(ctx, d)
+    ]
+    if not offers:
         return []
     p = ctx.k.parameters
     salt = pre_treatment_salt(ctx)
+    agent, start = offers[0]
+    display = ctx.drug(agent).display
     return [
         make(
             ctx,
             "severity.near_total_loss",
             Category.SEVERITY,
             Severity.INFO,
-            f"Nearly complete or complete scalp loss: a baricitinib {number(start.dose_mg)} mg start "
-            "may be considered",
+            f"Nearly complete or complete scalp loss: a {display.lower()} {number(start.dose_mg)} mg "
+            "start may be considered",
             lines=(f"Policy cut-off: SALT >= {p.near_total_loss_salt.value} (AA-IGA 4) or AT/AU.",),
             evidence=([salt_evidence(salt)] if salt else []) + _subtype_evidence(ctx),
             facts=(p.near_total_loss_salt, start),
-            drug="baricitinib",
+            drug=agent,
         )
     ]
+
+
+def _old_enough(ctx: Context, drug: str) -> bool:
+    """Known to meet the drug's minimum age (a higher start dose is not suggested on an unknown age)."""
+    min_age = ctx.drug(drug).min_age
+    return min_age is None or (ctx.age is not None and ctx.age >= min_age.value)
 
 
 def _subtype_evidence(ctx: Context) -> list[Evidence]:

@@ -154,6 +154,7 @@ def test_ritlecitinib_with_hepatitis_b_is_not_recommended() -> None:
     assessment = run(record, (start_order("ritlecitinib", 50),))
     finding = assessment.by_id("agent.hepatitis.not_recommended")
     assert finding is not None and finding.hard_stop
+    assert finding.summary.startswith("Hepatitis B on record")
     assert "baseline.hepatitis_b.positive" not in assessment.ids
 
 

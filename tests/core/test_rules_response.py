@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules_builders import episode, medication, patient, run, salt, stop_order, with_lab
+from rules_builders import condition, episode, medication, patient, run, salt, stop_order, with_lab
 
 from clinical_core.findings import ActionKind, Severity
 from clinical_core.record import PatientRecord
@@ -53,18 +53,36 @@ def test_baricitinib_escalation_on_a_salt_from_the_review_window() -> None:
     assert "response.baricitinib.consider_4mg" in run(record).ids
 
 
-def test_baricitinib_escalation_without_action_when_egfr_in_reduction_band() -> None:
-    record = with_lab(_bari(2, 12 * 7, (60, 90), (45, 2)), "egfr", 45)
-    finding = run(record).by_id("response.baricitinib.consider_4mg")
+def test_baricitinib_4mg_not_an_option_when_egfr_in_reduction_band() -> None:
+    assessment = run(with_lab(_bari(2, 12 * 7, (60, 90), (45, 2)), "egfr", 45))
+    finding = assessment.by_id("response.baricitinib.above_target_dose_limited")
     assert finding is not None and finding.actions == ()
+    assert "baricitinib 4 mg is not an option (renal function limits the dose)" in finding.summary
+    assert "response.baricitinib.consider_4mg" not in assessment.ids
 
 
-def test_baricitinib_escalation_without_action_with_probenecid() -> None:
+def test_baricitinib_4mg_not_an_option_with_probenecid() -> None:
     record = _bari(
         2, 12 * 7, (60, 90), (45, 2), medications=(medication("probenecid", "strong_oat3_inhibitor"),)
     )
-    finding = run(record).by_id("response.baricitinib.consider_4mg")
+    finding = run(record).by_id("response.baricitinib.above_target_dose_limited")
     assert finding is not None and finding.actions == ()
+    assert "interacting medication" in finding.summary
+
+
+def test_baricitinib_no_escalation_while_alc_below_500_holds_the_drug() -> None:
+    assessment = run(with_lab(_bari(2, 12 * 7, (60, 90), (45, 2)), "alc", 400))
+    assert "monitoring.alc.interrupt" in assessment.ids
+    assert not {"response.baricitinib.consider_4mg", "response.baricitinib.above_target_dose_limited"} & (
+        assessment.ids
+    )
+
+
+def test_baricitinib_no_escalation_during_an_active_serious_infection() -> None:
+    record = _bari(2, 12 * 7, (60, 90), (45, 2), conditions=(condition("serious_infection", 5),))
+    assessment = run(record)
+    assert "safety.infection.during_therapy" in assessment.ids
+    assert "response.baricitinib.consider_4mg" not in assessment.ids
 
 
 def test_baricitinib_4mg_at_target_consider_2mg() -> None:

@@ -80,3 +80,15 @@ def test_summaries_are_under_140_characters() -> None:
     )
     for finding in run(record, (start_order("baricitinib", 4),)).findings:
         assert len(finding.summary) < 140
+
+
+def test_age_65_risk_factor_cites_the_ema_advice_not_the_us_boxed_warning() -> None:
+    finding = run(patient(age=70)).by_id("safety.boxed_warning.risk_factors")
+    assert finding is not None
+    assert "Age >= 65: EMA 2023 advice" in finding.detail
+    assert {"S21a", "S21b"} <= {c.id for c in finding.citations}
+
+
+def test_boxed_warning_card_without_old_age_has_no_ema_age_line() -> None:
+    finding = run(patient(age=40, smoking=(smoker(),))).by_id("safety.boxed_warning.risk_factors")
+    assert finding is not None and "EMA 2023 advice" not in finding.detail

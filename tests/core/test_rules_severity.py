@@ -148,3 +148,22 @@ def test_universalis_recorded_after_as_of_without_onset_does_not_count() -> None
     # The same diagnosis recorded before as_of counts.
     earlier = replace(later, recorded=AS_OF)
     assert "severity.severe" in run(patient(diagnoses=(earlier,), salt_scores=(salt(30),))).ids
+
+
+def test_near_total_loss_not_suggested_for_a_ritlecitinib_order() -> None:
+    record = patient(age=40, salt_scores=(salt(98),))
+    assert "severity.near_total_loss" not in run(record, (start_order("ritlecitinib", 50),)).ids
+
+
+def test_near_total_loss_not_suggested_to_a_child_of_12() -> None:
+    assert "severity.near_total_loss" not in run(patient(age=12, salt_scores=(salt(98),))).ids
+
+
+def test_near_total_loss_not_suggested_when_age_unknown() -> None:
+    assert "severity.near_total_loss" not in run(patient(age=None, salt_scores=(salt(98),))).ids
+
+
+def test_near_total_loss_names_baricitinib_for_an_adult_candidate() -> None:
+    finding = run(patient(age=40, salt_scores=(salt(98),))).by_id("severity.near_total_loss")
+    assert finding is not None and finding.drug == "baricitinib"
+    assert "baricitinib 4 mg start may be considered" in finding.summary

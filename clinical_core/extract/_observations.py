@@ -80,6 +80,8 @@ _INDETERMINATE_TEXT = re.compile(r"\b(?:indeterminate|equivocal|borderline|incon
 _POSITIVE_TEXT = re.compile(r"\b(?:positive|pos|detected|reactive|pregnant)\b", re.I)
 _METABOLIZER_TEXT = re.compile(r"\b(poor|intermediate|normal|rapid|ultra[- ]?rapid)\s+metaboli[sz]er\b", re.I)
 _DIPLOTYPE = re.compile(r"(\*\d+)\s*/\s*(\*\d+)")
+# Pharmacogene symbols a result's text may name ("CYP2C9 *1/*3"); the genes this product reads are CYPs.
+_GENE_SYMBOL = re.compile(r"\bCYP\d+[A-Z]+\d*\b", re.I)
 # (result, original text, why it cannot be read, the unverified answer code it rests on)
 _Presence = tuple[str | None, str, str | None, str | None]
 # (result, original text, why it cannot be read, what a status was inferred from, unverified answer code)
@@ -175,7 +177,7 @@ class ObservationReader:
                     self._smoking(observation, when, reference, matched)
             else:
                 test = _test_of(key)
-                if test in done:
+                if test in done or (entry.gene and not self._states_gene(observation, entry.gene, reference)):
                     continue
                 before = self._count()
                 unverified = None if entry.verified else _unverified(hits, key)
@@ -193,6 +195,44 @@ class ObservationReader:
                 unverified = None if entry.verified else _unverified(component_keys, key)
                 label = f"{matched} (component)"
                 self._value(component, test, entry, when, reference, label, False, unverified)
+
+    def _states_gene(self, observation: Json, gene: str, reference: str) -> bool:
+        """Whether an Observation coded with a gene-agnostic code is about `gene` (a `gene.*` value set).
+
+        The gene is stated by a component's coded value (the Genomics Reporting IG's gene-studied
+        component) or named in the result's text ("CYP2C9 *1/*3"). A result about another gene is
+        not this test's and is skipped; one that names no gene, or two, cannot be read as this test.
+        """
+        stated = self._genes_stated(observation, gene)
+        if stated == {"this"}:
+            return True
+        if "this" not in stated and stated:
+            return False
+        symbols = ", ".join(e.display for e in self.knowledge.value_sets[gene].codes)
+        why = "it names another gene as well" if stated else "the code names no gene and the result does not"
+        self.facts.cannot_read(reference, f"Observation gene ({symbols})", why)
+        return False
+
+    def _genes_stated(self, observation: Json, gene: str) -> set[str]:
+        """ "this" and/or "other": the genes an Observation's components and value texts name."""
+        symbols = {e.display.upper() for e in self.knowledge.value_sets[gene].codes}
+        hgnc = self.knowledge.systems.get("hgnc")
+        stated: set[str] = set()
+        for component in objs(observation, "component"):
+            value = obj(component, "valueCodeableConcept")
+            for system, code, _ in codings(value):
+                if any(key == gene for key, _ in self.knowledge.lookup(system, code)):
+                    stated.add("this")
+                elif system is not None and system == hgnc:
+                    stated.add("other")
+            label = text(value, "text") if value is not None else None
+            if label and label.strip().upper() in symbols:
+                stated.add("this")
+        value = obj(observation, "valueCodeableConcept")
+        texts = [*(concept_texts(value) if value is not None else []), text(observation, "valueString") or ""]
+        for found in (m.group(0).upper() for line in texts for m in _GENE_SYMBOL.finditer(line)):
+            stated.add("this" if found in symbols else "other")
+        return stated
 
     def _count(self) -> int:
         facts = self.facts

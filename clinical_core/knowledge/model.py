@@ -51,6 +51,9 @@ class CodeEntry(_Strict):
     match: Literal["exact", "prefix"] = "exact"
     meaning: str | None = None
     strength_mg: float | None = None
+    # A code that names no gene (a generic genotype or drug-metabolism code): its Observation counts
+    # only when it states this `gene.*` value set's gene.
+    gene: str | None = None
     note: str | None = None
 
 
@@ -536,6 +539,13 @@ class Knowledge(_Strict):
                 if f"{MEDICATION_CLASS}{c}" not in self.value_sets
             ]
         problems += _name_problems(self.value_sets)
+        problems += [
+            f"value_sets.{key}.codes: {entry.code}: unknown gene value set {entry.gene!r}"
+            for key, value_set in self.value_sets.items()
+            for entry in value_set.codes
+            if entry.gene is not None
+            and not (entry.gene.startswith("gene.") and entry.gene in self.value_sets)
+        ]
         for name in self.parameters.candidate_agents.value:
             if name not in self.drugs:
                 problems.append(f"parameters.candidate_agents: unknown drug {name!r}")

@@ -259,7 +259,7 @@ def test_cyp2c9_phenotype_from_text() -> None:
         ("CYP2C9 *3/*3", "poor"),
         ("CYP2C9 *2/*3", "poor"),
         ("CYP2C9 *1/*3", "intermediate"),
-        ("*1/*1", "normal"),
+        ("CYP2C9 *1/*1", "normal"),
     ],
 )
 def test_cyp2c9_genotype_maps_known_diplotypes(diplotype: str, expected: str) -> None:
@@ -275,6 +275,62 @@ def test_cyp2c9_status_inferred_from_a_genotype_says_from_what() -> None:
 def test_reported_cyp2c9_phenotype_is_not_marked_inferred() -> None:
     obs = observation("79716-7", concept(LOINC, "LA9657-3", "Poor metabolizer"), None, "2025-05-05")
     assert record(obs).qualitative[0].inferred_from is None
+
+
+HGNC = "http://www.genenames.org/geneId"
+GENE_STUDIED = "48018-6"
+
+
+def gene_studied(hgnc_id: str, symbol: str) -> dict[str, Any]:
+    return {"code": concept(LOINC, GENE_STUDIED), "valueCodeableConcept": concept(HGNC, hgnc_id, symbol)}
+
+
+def test_cyp2c9_genotype_read_when_a_gene_studied_component_says_cyp2c9() -> None:
+    obs = observation(
+        "84413-4", {"text": "*1/*1"}, None, "2025-05-05", component=[gene_studied("HGNC:2623", "CYP2C9")]
+    )
+    [result] = record(obs).qualitative
+    assert (result.test, result.result) == ("cyp2c9_phenotype", "normal")
+
+
+def test_genotype_that_names_no_gene_is_not_read_as_cyp2c9() -> None:
+    rec = record(observation("84413-4", {"text": "*1/*1"}, None, "2025-05-05"))
+    assert rec.qualitative == ()
+    assert "the code names no gene" in rec.uninterpretable[0].why
+
+
+def test_drug_metabolism_result_for_cyp2d6_is_not_a_cyp2c9_status() -> None:
+    obs = observation(
+        "53040-2",
+        concept(LOINC, "LA25391-6", "Normal metabolizer"),
+        None,
+        "2025-05-05",
+        component=[gene_studied("HGNC:2625", "CYP2D6")],
+    )
+    rec = record(obs)
+    assert rec.qualitative == () and rec.uninterpretable == ()
+
+
+def test_genotype_naming_another_gene_is_not_a_cyp2c9_status() -> None:
+    rec = record(observation("84413-4", {"text": "CYP2D6 *1/*4"}, None, "2025-05-05"))
+    assert rec.qualitative == () and rec.uninterpretable == ()
+
+
+def test_genotype_naming_two_genes_cannot_be_read() -> None:
+    obs = observation(
+        "84413-4",
+        {"text": "CYP2C9 *1/*1"},
+        None,
+        "2025-05-05",
+        component=[gene_studied("HGNC:2625", "CYP2D6")],
+    )
+    rec = record(obs)
+    assert rec.qualitative == () and "names another gene as well" in rec.uninterpretable[0].why
+
+
+def test_cyp2c9_phenotype_code_needs_no_gene_statement() -> None:
+    obs = observation("79716-7", concept(LOINC, "LA9657-3", "Poor metabolizer"), None, "2025-05-05")
+    assert record(obs).qualitative[0].result == "poor"
 
 
 def test_unmapped_cyp2c9_diplotype_becomes_uninterpretable() -> None:

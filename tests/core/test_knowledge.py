@@ -68,6 +68,15 @@ def test_missing_parameter_is_an_error_naming_it(tmp_path: Path) -> None:
         load_knowledge(_write(tmp_path, mutate))
 
 
+def test_a_gene_agnostic_code_must_name_a_gene_value_set(tmp_path: Path) -> None:
+    def mutate(raw: dict) -> None:  # type: ignore[type-arg]
+        genotype = next(c for c in raw["value_sets"]["lab.cyp2c9"]["codes"] if c["code"] == "84413-4")
+        genotype["gene"] = "lab.alc"
+
+    with pytest.raises(KnowledgeError, match=r"84413-4: unknown gene value set 'lab.alc'"):
+        load_knowledge(_write(tmp_path, mutate))
+
+
 def test_unknown_schedule_test_is_an_error(tmp_path: Path) -> None:
     def mutate(raw: dict) -> None:  # type: ignore[type-arg]
         raw["schedules"]["ritlecitinib"][0]["tests"] = ["alc", "cpk"]

@@ -22,8 +22,8 @@ DRUG_METABOLISM_EFFECT = "53040-2"
 NOTE = "current CPIC CYP2C9 allele functionality and diplotype-phenotype tables"
 
 
-def assess_deuruxolitinib(loinc: str, value: Any) -> Assessment:
-    cyp2c9 = observation(loinc, value, None, ago(20).isoformat(), id="cyp2c9")
+def assess_deuruxolitinib(loinc: str, value: Any, **extra: Any) -> Assessment:
+    cyp2c9 = observation(loinc, value, None, ago(20).isoformat(), id="cyp2c9", **extra)
     extracted = build_record([fhir_patient(), cyp2c9], KNOWLEDGE)
     base = without(patient(), "cyp2c9_phenotype")
     record = replace(
@@ -117,3 +117,13 @@ def test_eligible_verdict_on_an_inferred_normal_metabolizer_is_unverified_and_na
     assert verdict is not None and verdict.verified is False
     assert "CYP2C9 metabolizer status (Deuruxolitinib)" in verdict.detail
     assert NOTE in verdict.detail and "CPIC2C9" in {c.id for c in verdict.citations}
+
+
+def test_a_normal_metabolizer_result_for_cyp2d6_does_not_clear_deuruxolitinib() -> None:
+    cyp2d6 = {
+        "code": concept(LOINC, "48018-6"),
+        "valueCodeableConcept": concept("http://www.genenames.org/geneId", "HGNC:2625", "CYP2D6"),
+    }
+    normal = concept(LOINC, "LA25391-6", "Normal metabolizer")
+    assessment = assess_deuruxolitinib(DRUG_METABOLISM_EFFECT, normal, component=[cyp2d6])
+    assert "agent.cyp2c9.missing" in assessment.ids and "eligibility.eligible" not in assessment.ids

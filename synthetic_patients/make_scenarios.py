@@ -129,6 +129,10 @@ QUAL_CODES: dict[str, tuple[str, str]] = {
     "anti_hbc": ("16933-4", "Hepatitis B virus core Ab [Presence] in Serum"),
     "anti_hbs": ("22322-2", "Hepatitis B virus surface Ab [Presence] in Serum"),
     "hcv_ab": ("13955-0", "Hepatitis C virus Ab [Presence] in Serum"),
+    "hbv_dna": (
+        "29615-2",
+        "Hepatitis B virus DNA [#/volume] (viral load) in Serum or Plasma by NAA with probe detection",
+    ),
     "pregnancy_test": ("2106-3", "Choriogonadotropin (pregnancy test) [Presence] in Urine"),
 }
 
@@ -1911,6 +1915,43 @@ def baricitinib_2mg_week13_salt60_escalate() -> Scenario:
     s.lab("alc", 1.5, 60)
     s.lab("ldl", 118, 5)
     s.salt(60, 3)
+    return s
+
+
+@scenario
+def baricitinib_anti_hbc_hbv_dna_detected() -> Scenario:
+    s = Scenario(
+        "baricitinib_anti_hbc_hbv_dna_detected",
+        "On baricitinib 2 mg for 20 weeks; anti-HBc positive, HBsAg negative before the start; HBV DNA now "
+        "detected: consult a hepatologist (clinical.md 1.1 HBV) (pair: baricitinib_anti_hbc_hbv_dna_due).",
+        "baricitinib, anti-HBc+, HBV DNA detected: hepatologist",
+        "on-therapy",
+        must=["monitoring.hbv_dna.detected"],
+        must_not=["monitoring.hbv_dna.due", *ELIGIBILITY],
+        drug="baricitinib",
+    )
+    start = on_therapy(s, "baricitinib 2", 2, 1, 20, gender="female", age=58, given="Mai")
+    s.qualitative("anti_hbc", "positive", start + 13)  # after the work-up's negative one
+    s.qualitative("hbv_dna", "negative", start + 14)
+    s.lab("hbv_dna", 250, 5, unit="[IU]/mL", code=concept(coding(LOINC, *QUAL_CODES["hbv_dna"])))
+    return s
+
+
+@scenario
+def baricitinib_anti_hbc_hbv_dna_due() -> Scenario:
+    s = Scenario(
+        "baricitinib_anti_hbc_hbv_dna_due",
+        "On baricitinib 2 mg for 20 weeks; anti-HBc positive, HBsAg negative; HBV DNA last undetected before the "
+        "start, over 12 weeks ago: HBV DNA due (interval policy) (pair: baricitinib_anti_hbc_hbv_dna_detected).",
+        "baricitinib, anti-HBc+, HBV DNA due",
+        "on-therapy",
+        must=["monitoring.hbv_dna.due"],
+        must_not=["monitoring.hbv_dna.detected", *ELIGIBILITY],
+        drug="baricitinib",
+    )
+    start = on_therapy(s, "baricitinib 2", 2, 1, 20, gender="female", age=58, given="Lan")
+    s.qualitative("anti_hbc", "positive", start + 13)  # after the work-up's negative one
+    s.qualitative("hbv_dna", "negative", start + 14)
     return s
 
 

@@ -319,6 +319,7 @@ class Parameters(_Strict):
     monitoring_window_days_before: IntParam
     monitoring_window_days_after: IntParam
     periodic_recheck_weeks: IntParam
+    hbv_dna_recheck_weeks: IntParam
     therapy_continuity_gap_days: IntParam
 
 

@@ -19,16 +19,20 @@ from clinical_core.rules.common import (
     Context,
     TherapyRun,
     days,
+    drug_names,
     lab_evidence,
     lab_value,
     latest_lab,
+    latest_qualitative,
     latest_result,
     make,
     md_code,
     order_tests,
+    qualitative_evidence,
     stop_order,
     weeks,
 )
+from clinical_core.rules.criteria import hepatitis_b_status
 
 
 @dataclass(frozen=True)
@@ -258,5 +262,62 @@ def start_unknown(ctx: Context) -> list[Finding]:
     ]
 
 
+def hbv_dna(ctx: Context) -> list[Finding]:
+    """`monitoring.hbv_dna.detected` and `monitoring.hbv_dna.due`.
+
+    Source: baricitinib - anti-HBc positive with HBsAg negative: monitor HBV DNA; if it is
+    detected, consult a hepatologist [S2, S5]. The interval is policy (`hbv_dna_recheck_weeks`).
+    **When** anti-HBc is positive and HBsAg negative and the drug being started or taken has that
+    rule: the latest HBV DNA is detected (warning), or, on therapy, no HBV DNA was measured in the
+    last `hbv_dna_recheck_weeks` (info; action: order HBV DNA).
+    """
+    monitored = [
+        (d, rule)
+        for d in ctx.drugs
+        if (rule := ctx.drug(d).hepatitis) is not None and rule.hbv_dna_monitoring
+    ]
+    status, serology = hepatitis_b_status(ctx)
+    if not monitored or status != "core_only":
+        return []
+    drugs, rule = [d for d, _ in monitored], monitored[0][1]
+    latest = latest_qualitative(ctx, "hbv_dna")
+    names = drug_names(ctx, drugs)
+    if latest is not None and latest.result == "positive":
+        return [
+            make(
+                ctx,
+                "monitoring.hbv_dna.detected",
+                Category.MONITORING,
+                Severity.WARNING,
+                f"HBV DNA detected (anti-HBc positive, HBsAg negative): consult a hepatologist ({names})",
+                evidence=(qualitative_evidence(latest), *serology),
+                facts=(rule,),
+                drug=drugs[0],
+            )
+        ]
+    every = ctx.k.parameters.hbv_dna_recheck_weeks
+    if ctx.run is None or (latest is not None and latest.when > ctx.as_of - weeks(every.value)):
+        return []
+    last = f"last HBV DNA {latest.when.isoformat()}" if latest else "no HBV DNA on record"
+    return [
+        make(
+            ctx,
+            "monitoring.hbv_dna.due",
+            Category.MONITORING,
+            Severity.INFO,
+            f"HBV DNA monitoring due on {names}: anti-HBc positive, HBsAg negative ({last})",
+            lines=(
+                f"Every {every.value} weeks (protocol policy); "
+                "if HBV DNA is detected, consult a hepatologist.",
+            ),
+            evidence=serology,
+            facts=(rule, every),
+            missing=(LAB_LABELS.get("hbv_dna", "HBV DNA"),),
+            actions=order_tests(ctx, ["lab.hbv_dna"]),
+            drug=drugs[0],
+        )
+    ]
+
+
 def findings(ctx: Context) -> list[Finding]:
-    return [*lab_stops(ctx), *start_unknown(ctx), *due_and_overdue(ctx)]
+    return [*lab_stops(ctx), *start_unknown(ctx), *due_and_overdue(ctx), *hbv_dna(ctx)]

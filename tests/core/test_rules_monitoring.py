@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules_builders import episode, lab, patient, run, salt, with_lab
+from rules_builders import episode, lab, patient, run, salt, with_lab, with_qual
 
 from clinical_core.findings import ActionKind, Severity
 from clinical_core.record import LabResult, PatientRecord
@@ -137,3 +137,44 @@ def test_active_jak_order_without_start_date_is_on_therapy_and_asks_for_the_star
     assert assessment.status == "on-therapy" and assessment.therapy_week is None
     assert "monitoring.start_unknown" in assessment.ids
     assert "eligibility.undetermined" not in assessment.ids and assessment.timeline == ()
+
+
+def _anti_hbc_positive_on(drug: str, dose: float, *hbv_dna: tuple[str, int]) -> PatientRecord:
+    record = with_qual(_on(drug, 200, dose), "anti_hbc", "positive", days_ago=210)
+    for result, days_ago in hbv_dna:
+        record = with_qual(record, "hbv_dna", result, days_ago=days_ago)
+    return record
+
+
+def test_hbv_dna_detected_on_baricitinib_after_anti_hbc_asks_for_a_hepatologist() -> None:
+    finding = run(_anti_hbc_positive_on("baricitinib", 2, ("positive", 5))).by_id(
+        "monitoring.hbv_dna.detected"
+    )
+    assert finding is not None and finding.severity == Severity.WARNING
+    assert "consult a hepatologist" in finding.summary
+    assert [e.label for e in finding.evidence][:1] == ["HBV DNA"]
+
+
+def test_hbv_dna_due_on_baricitinib_when_none_measured_in_12_weeks() -> None:
+    assessment = run(_anti_hbc_positive_on("baricitinib", 2, ("negative", 12 * 7)))
+    finding = assessment.by_id("monitoring.hbv_dna.due")
+    assert finding is not None and finding.actions[0].kind == ActionKind.ORDER_TEST
+    assert "monitoring.hbv_dna.detected" not in assessment.ids
+
+
+def test_hbv_dna_not_due_when_undetected_within_12_weeks() -> None:
+    assessment = run(_anti_hbc_positive_on("baricitinib", 2, ("negative", 12 * 7 - 1)))
+    assert not {"monitoring.hbv_dna.due", "monitoring.hbv_dna.detected"} & assessment.ids
+
+
+def test_hbv_dna_due_when_never_measured_on_baricitinib() -> None:
+    assert "monitoring.hbv_dna.due" in run(_anti_hbc_positive_on("baricitinib", 2)).ids
+
+
+def test_no_hbv_dna_monitoring_on_ritlecitinib_whose_label_has_no_such_rule() -> None:
+    assessment = run(_anti_hbc_positive_on("ritlecitinib", 50, ("positive", 5)))
+    assert not {"monitoring.hbv_dna.due", "monitoring.hbv_dna.detected"} & assessment.ids
+
+
+def test_no_hbv_dna_monitoring_when_anti_hbc_is_negative() -> None:
+    assert "monitoring.hbv_dna.due" not in run(_on("baricitinib", 200, 2)).ids

@@ -10,7 +10,7 @@ sidecar (`<name>.expected.json`) with the finding ids the rules must and must no
 produce on that day (ids from docs/findings.md), the Assessment status, the drug,
 and the fullUrls of the draft orders to pass as proposed orders.
 
-The expectations are clinical statements taken from shared/reference/clinical.md,
+The expectations are clinical statements taken from docs/reference/clinical.md,
 written here by hand next to the data they describe. They are never regenerated
 from the engine's output: a scenario that fails is a rule bug or a wrong
 expectation, to be settled against the reference, not by editing the sidecar.

@@ -4,7 +4,7 @@ Each `synthetic_patients/<name>.json` is a transaction Bundle written against
 `ANCHOR_DATE`; `<name>.expected.json` says which finding ids must and must not
 appear on that day, the assessment status, the drug, and which entries are draft
 orders (passed as proposed orders, not as record data). A failure here is a rule
-bug or a wrong expectation: settle it against shared/reference/clinical.md,
+bug or a wrong expectation: settle it against docs/reference/clinical.md,
 never by editing the sidecar to match the output.
 """
 

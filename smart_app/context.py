@@ -1,10 +1,11 @@
-"""Per-launch state: the browser key cookie, the launch context, CSRF tokens and token refresh.
+"""Per-launch state: the key cookies, the launch context, CSRF tokens and token refresh.
 
 Each launch gets its own server-side `LaunchContext` (storage), addressed by an
-id in the URL path (`/app/c/<context_id>/`) and bound to an opaque browser-key
-cookie, so two charts open in two tabs never see each other's patient
-(smart-app-launch.md §1.10, Cerner "Session Bleed"). Tokens live only in
-storage: never in cookies, pages or logs.
+id in the URL path (`/app/c/<context_id>/`) and bound to its own opaque key
+cookie, scoped to that path, so two charts open in two tabs never see each
+other's patient (smart-app-launch.md §1.10, Cerner "Session Bleed"). Sign-ins
+in flight are bound to a browser-key cookie. Tokens live only in storage: never
+in cookies, pages or logs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from werkzeug.wrappers import Response
 
 from smart_app.errors import SmartError
 
-BROWSER_COOKIE = "aa_jak_browser"
+BROWSER_COOKIE = "aa_jak_browser"  # binds sign-ins in flight (launch states) to this browser
+CONTEXT_COOKIE = "aa_jak_context"  # binds one launch context; its path is that context's pages
 T = TypeVar("T")
 
 
@@ -34,12 +36,20 @@ def app_state() -> Any:
 
 
 def browser_key() -> str | None:
-    value = request.cookies.get(BROWSER_COOKIE)
+    return _key_cookie(BROWSER_COOKIE)
+
+
+def context_key() -> str | None:
+    return _key_cookie(CONTEXT_COOKIE)
+
+
+def _key_cookie(name: str) -> str | None:
+    value = request.cookies.get(name)
     return value if value and 20 <= len(value) <= 100 else None
 
 
 def ensure_browser_key() -> str:
-    """The browser's key, creating one (set on the response by `set_browser_cookie`) if absent."""
+    """The browser's key, creating one (set on the response by `set_cookies`) if absent."""
     key = browser_key()
     if key is None:
         key = secrets.token_urlsafe(32)
@@ -47,29 +57,48 @@ def ensure_browser_key() -> str:
     return key
 
 
-def set_browser_cookie(response: Response) -> Response:
-    """`SameSite=None; Secure; Partitioned; HttpOnly`: survives the EHR iframe (smart-launcher#34)."""
-    key = g.pop("new_browser_key", None)
-    if key:
-        response.set_cookie(
-            BROWSER_COOKIE,
-            key,
-            max_age=app_state().settings.smart_session_ttl_s,
-            path="/app",
-            secure=app_state().settings.smart_cookie_secure,
-            httponly=True,
-            samesite="None",
-            partitioned=True,
-        )
+def new_context_key(context_path: str) -> str:
+    """A fresh random key for a new launch context, set as a cookie for the context's pages only.
+
+    Never the key the browser sent: a browser key planted by someone else (session fixation)
+    must not open the context. Scoped to `context_path`, so each tab's launch keeps its own.
+    """
+    key = secrets.token_urlsafe(32)
+    g.new_context_cookie = (key, context_path)
+    return key
+
+
+def set_cookies(response: Response) -> Response:
+    """Any key cookie this request issued."""
+    browser = g.pop("new_browser_key", None)
+    if browser:
+        _set_key_cookie(response, BROWSER_COOKIE, browser, "/app")
+    context = g.pop("new_context_cookie", None)
+    if context:
+        _set_key_cookie(response, CONTEXT_COOKIE, *context)
     return response
+
+
+def _set_key_cookie(response: Response, name: str, key: str, path: str) -> None:
+    """`SameSite=None; Secure; Partitioned; HttpOnly`: survives the EHR iframe (smart-launcher#34)."""
+    response.set_cookie(
+        name,
+        key,
+        max_age=app_state().settings.smart_session_ttl_s,
+        path=path,
+        secure=app_state().settings.smart_cookie_secure,
+        httponly=True,
+        samesite="None",
+        partitioned=True,
+    )
 
 
 # --- launch context --------------------------------------------------------------------
 
 
 def load_context(context_id: str) -> Any:
-    """The launch context for this URL and this browser, or the "session ended" page."""
-    key = browser_key()
+    """The launch context for this URL and its key cookie, or the "session ended" page."""
+    key = context_key()
     if key is None or len(context_id) > 100:
         raise SmartError.session_expired()
     state = app_state()

@@ -119,6 +119,17 @@ class SmartError(Exception):
         )
 
     @classmethod
+    def invalid_patient(cls) -> SmartError:
+        return cls(
+            502,
+            "invalid_patient_id",
+            "The patient could not be opened",
+            "The EHR named the patient with an id that is not a valid FHIR id, "
+            "so the app cannot read this patient's record.",
+            "Tell your EHR administrator. You can try opening the app again from the patient's chart.",
+        )
+
+    @classmethod
     def id_token_invalid(cls, why: str) -> SmartError:
         return cls(
             502, "id_token_invalid", "Sign-in failed", f"The EHR's identity token was not valid: {why}."

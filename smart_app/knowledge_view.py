@@ -8,6 +8,7 @@ so, instead of the app guessing a value.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +42,18 @@ class SaltModel:
     unit: dict[str, str]
 
     def score(self, losses: dict[str, float]) -> float:
-        return round(sum(losses[m] * w for m, _, w in self.regions), 1)
+        total = sum(losses[m] * w for m, _, w in self.regions)
+        return round_half_up(total * 10) / 10
 
     def iga(self, salt: float) -> tuple[int, str] | None:
+        """The AA-IGA grade and label of a SALT score.
+
+        The bands are whole numbers: SALT is rounded half up first, and any loss at all (SALT > 0)
+        is at least 1, since grade 0 means no hair loss.
+        """
+        whole = max(round_half_up(salt), 1) if salt > 0 else 0
         for grade, label, low, high in self.iga_bands:
-            if low <= round(salt) <= high:
+            if low <= whole <= high:
                 return grade, label
         return None
 
@@ -54,6 +62,17 @@ class SaltModel:
             "weights": {m: w for m, _, w in self.regions},
             "bands": [{"grade": g, "label": lab, "low": lo, "high": hi} for g, lab, lo, hi in self.iga_bands],
         }
+
+
+def round_half_up(value: float) -> int:
+    """`value` to the nearest whole number, halves up: JavaScript's Math.round, not Python's round().
+
+    Must agree with the preview in static/salt.js, which rounds the same numbers with Math.round:
+    otherwise the SALT or AA-IGA saved differs from the one shown (Python rounds 0.5 to 0, JS to 1).
+    `value - floor` is exact for these magnitudes, so halves are recognised without `+ 0.5` error.
+    """
+    whole = math.floor(value)
+    return whole + 1 if value - whole >= 0.5 else whole
 
 
 def _codes(knowledge: Any, key: str) -> list[Any]:

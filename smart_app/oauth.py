@@ -7,7 +7,7 @@
   (client-confidential-symmetric.html) or `private_key_jwt` (client-confidential-asymmetric.html),
   checked against the methods and algorithms the server advertises before the authorize redirect;
 - `id_token`: scopes-and-launch-context.html#steps-for-using-an-id-token (R201, R218), with
-  the `nonce` checked when the server echoes one.
+  the `nonce` required whenever we sent one.
 
 Token values never appear in exceptions or logs.
 """
@@ -18,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
@@ -45,6 +46,7 @@ CLIENT_TYPES = (
 )
 ID_TOKEN_ALGORITHMS = ["RS256"]  # servers must support RS256 (SC#scopes-for-requesting-identity-data)
 MAX_EXPIRES_IN_S = 366 * 24 * 3600
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # the FHIR R4 `id` datatype
 
 
 def new_state() -> str:
@@ -79,6 +81,7 @@ def nonce_for(secret: bytes, state: str) -> str:
 def authorization_params(
     client: RegisteredClient,
     *,
+    aud: str,
     redirect_uri: str,
     scope: list[str],
     state: str,
@@ -88,8 +91,10 @@ def authorization_params(
 ) -> dict[str, str]:
     """Every parameter of the authorize request (AL#request-4, R32-R45); `aud` is the FHIR base (R41).
 
-    PKCE is always S256 (R13), whatever the server advertises. `nonce` is sent
-    only when given (the caller gives one when `openid` is requested).
+    `aud` is passed as the server spells it (see `RegisteredClient`): a server may compare it
+    with its own base URL character for character. PKCE is always S256 (R13), whatever the
+    server advertises. `nonce` is sent only when given (the caller gives one when `openid` is
+    requested).
     """
     params = {
         "response_type": "code",
@@ -97,7 +102,7 @@ def authorization_params(
         "redirect_uri": redirect_uri,
         "scope": " ".join(scope),
         "state": state,
-        "aud": client.iss,
+        "aud": aud,
         "code_challenge": s256(code_verifier),
         "code_challenge_method": "S256",
     }
@@ -218,10 +223,14 @@ class TokenResponse:
         token_type = str(data.get("token_type", "")).lower()
         if token_type != "bearer":  # noqa: S105 - the token type name
             raise SmartError.token_failed("the token type is not Bearer")
+        scope = data.get("scope")
+        if scope is not None and not isinstance(scope, str):
+            # Read as absent, it would mean "everything requested was granted" (RFC 6749 §5.1).
+            raise SmartError.token_failed("the response is malformed: its scope is not a string")
         return cls(
             access_token=access,
             refresh_token=data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else None,
-            scope=data.get("scope") if isinstance(data.get("scope"), str) else None,
+            scope=scope,
             expires_in=_seconds(data.get("expires_in")),
             patient=data.get("patient")
             if isinstance(data.get("patient"), str) and data.get("patient")
@@ -233,6 +242,11 @@ class TokenResponse:
             else None,
             id_token=data.get("id_token") if isinstance(data.get("id_token"), str) else None,
         )
+
+
+def is_fhir_id(value: str) -> bool:
+    """A valid FHIR R4 `id`: 1-64 letters, digits, '-' or '.'."""
+    return FHIR_ID.fullmatch(value) is not None
 
 
 def _seconds(value: object) -> int | None:
@@ -338,8 +352,8 @@ def validate_id_token(
     """Verify signature (RS256, keys from the server's `jwks_uri`), `iss`, `aud`, `exp`, `iat`, `nonce`.
 
     When the header has no `kid` (smart-launcher-v2 does this), every RSA key in
-    the set is tried. A `nonce` claim must equal the one we sent (R218); a token
-    without one is accepted, since SMART servers need not echo it.
+    the set is tried. When we sent a `nonce`, the token must carry it (OIDC Core
+    3.1.3.7, R218): a token without one could be replayed from another sign-in.
     """
     if not config.jwks_uri:
         raise SmartError.id_token_invalid("the server publishes no jwks_uri")
@@ -380,14 +394,27 @@ def validate_id_token(
         expected = config.issuer or client.iss
         if normalise_iss(str(claims.get("iss", ""))) != normalise_iss(expected):
             raise SmartError.id_token_invalid("the issuer does not match")
-        if "nonce" in claims and not (
-            nonce is not None
-            and isinstance(claims["nonce"], str)
-            and hmac.compare_digest(claims["nonce"].encode("utf-8"), nonce.encode("utf-8"))
-        ):
-            raise SmartError.id_token_invalid("the nonce does not match this sign-in")
+        _check_nonce(claims, nonce)
         return dict(claims)
     raise SmartError.id_token_invalid(last_error)
+
+
+def _check_nonce(claims: dict[str, Any], sent: str | None) -> None:
+    """The id_token's `nonce` must be the one we sent; a token without one is refused when we sent one.
+
+    With no nonce sent, a token carrying one is refused too: it was issued for another sign-in.
+    """
+    if "nonce" not in claims:
+        if sent is not None:
+            raise SmartError.id_token_invalid("it carries no nonce, but this sign-in sent one")
+        return
+    received = claims["nonce"]
+    if (
+        sent is None
+        or not isinstance(received, str)
+        or not hmac.compare_digest(received.encode("utf-8"), sent.encode("utf-8"))
+    ):
+        raise SmartError.id_token_invalid("the nonce does not match this sign-in")
 
 
 def resolve_fhir_user(fhir_user: object, iss: str) -> str | None:

@@ -17,6 +17,8 @@ from smart_app import data as D
 from smart_app import knowledge_view as K
 from smart_app.scopes import ScopeSet, requested_scopes
 
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+
 SAVE_MESSAGES = {
     "created": "SALT score saved to the record (the EHR answered 201 Created).",
     "exists": "This SALT score was already saved; no duplicate was created (the EHR answered 200 OK).",
@@ -52,6 +54,7 @@ class Banner:
     birth_date: date | None
     identifier: str | None
     patient_id: str
+    read: bool = True  # False: the EHR was not read, so only `patient_id` (from the launch) is known
 
 
 @dataclass
@@ -75,6 +78,25 @@ class PageView:
     education: Any = None
     knowledge: Any = None
     durations: dict[str, str] = field(default_factory=dict)
+    diagnosis_codes: dict[str, str] = field(default_factory=dict)  # Condition reference -> its codes
+
+
+def _diagnosis_codes(diagnoses: Any, resources: list[dict[str, Any]]) -> dict[str, str]:
+    """Every code of each diagnosis's Condition, ICD-10-CM first: the codes a payer's form asks for."""
+    from clinical_core.extract import code_text
+
+    conditions = {f"Condition/{r.get('id')}": r for r in resources if r.get("resourceType") == "Condition"}
+    out: dict[str, str] = {}
+    for d in diagnoses:
+        codings = (conditions.get(d.reference) or {}).get("code", {}).get("coding") or []
+        pairs = [
+            (c.get("system"), c["code"])
+            for c in codings
+            if isinstance(c, dict) and isinstance(c.get("code"), str) and isinstance(c.get("system"), str)
+        ]
+        pairs.sort(key=lambda pair: pair[0] != ICD10CM)
+        out[d.reference] = ", ".join(code_text(s, c) for s, c in pairs) or code_text(d.system, d.code)
+    return out
 
 
 def knowledge() -> Any:
@@ -107,6 +129,21 @@ def banner_only(ctx: Any) -> PageView:
         patient, ctx = C.with_fhir(ctx, lambda fhir: fhir.read("Patient", ctx.patient_id))
         record = D.build_record([patient])
     return PageView(context_id=ctx.context_id, banner=_banner(ctx, record, state.as_of()))
+
+
+def banner_unread(ctx: Any) -> PageView:
+    """The banner without reading the EHR (it is failing): the patient id from the launch only."""
+    banner = Banner(
+        show=bool(ctx.need_patient_banner),
+        name="Patient name not available (the EHR was not read)",
+        age=None,
+        sex=None,
+        birth_date=None,
+        identifier=None,
+        patient_id=ctx.patient_id,
+        read=False,
+    )
+    return PageView(context_id=ctx.context_id, banner=banner)
 
 
 def _therapy_text(assessment: Any, record: Any) -> str | None:
@@ -222,6 +259,7 @@ def build(ctx: Any, *, with_charts: bool = True) -> PageView:
     view.salt_available = view.can_write and K.salt_model(k) is not None
     view.education = K.education(k)
     view.durations = {d.reference: _duration(d.onset or d.recorded, as_of) for d in record.diagnoses}
+    view.diagnosis_codes = _diagnosis_codes(record.diagnoses, data.resources)
     config_caps: list[str] = []
     client = state.registry.get(ctx.iss)
     if client is not None:

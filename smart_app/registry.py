@@ -40,9 +40,16 @@ def normalise_iss(iss: str) -> str | None:
 
 @dataclass(frozen=True)
 class RegisteredClient:
-    """One allow-listed FHIR server. `iss` is the configured (canonical) value, used as `aud`."""
+    """One allow-listed FHIR server.
+
+    `iss` is the normalised allow-list key, the FHIR base the app calls. The `aud` of an
+    authorize request is spelled as the server knows itself instead: on an EHR launch, the
+    launch's `iss` as given (R41); on a standalone launch, `configured_iss`, as written in
+    the settings.
+    """
 
     iss: str
+    configured_iss: str
     client_id: str
     client_type: str  # public | confidential-symmetric | confidential-asymmetric
     client_secret: str | None
@@ -72,6 +79,7 @@ class ClientRegistry:
                 )
             self._by_iss[key] = RegisteredClient(
                 iss=key,
+                configured_iss=c.iss.strip(),
                 client_id=c.client_id,
                 client_type=c.client_type,
                 client_secret=secret,

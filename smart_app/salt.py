@@ -96,6 +96,39 @@ def build_observation(
     return obs
 
 
+def region_losses(model: SaltModel, observation: dict[str, Any]) -> dict[str, float]:
+    """The region losses a SALT Observation records, by region; regions it lacks are left out.
+
+    Read from what the EHR returns, so every level is checked for its type.
+    """
+    regions: dict[tuple[object, object], str] = {
+        (code.system, code.code): meaning for meaning, code, _ in model.regions
+    }
+    losses: dict[str, float] = {}
+    for component in _dicts(observation.get("component")):
+        quantity = component.get("valueQuantity")
+        value = quantity.get("value") if isinstance(quantity, dict) else None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        concept = component.get("code")
+        for coding in _dicts(concept.get("coding") if isinstance(concept, dict) else None):
+            meaning = regions.get((coding.get("system"), coding.get("code")))
+            if meaning is not None:
+                losses[meaning] = float(value)
+    return losses
+
+
+def salt_value(observation: dict[str, Any]) -> float | None:
+    """The SALT score a SALT Observation records (from the EHR, so its type is checked)."""
+    quantity = observation.get("valueQuantity")
+    value = quantity.get("value") if isinstance(quantity, dict) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def validate_r4(resource: dict[str, Any]) -> list[str]:
     """Problems found by fhir.resources' R4B Observation model (R4B = R4 for Observation)."""
     from fhir.resources.R4B.observation import Observation

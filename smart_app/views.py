@@ -11,10 +11,11 @@ Keys:       GET /app/.well-known/jwks.json
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
@@ -25,9 +26,19 @@ from smart_app import context as C
 from smart_app import oauth, page
 from smart_app.errors import SmartError
 from smart_app.registry import RegisteredClient
-from smart_app.salt import build_observation, outcome_text, parse_form, valid_form_id, validate_r4
+from smart_app.salt import (
+    REGION_LABELS,
+    build_observation,
+    outcome_text,
+    parse_form,
+    region_losses,
+    salt_value,
+    valid_form_id,
+    validate_r4,
+)
 from smart_app.scopes import ScopeSet, requested_scopes
 
+logger = logging.getLogger(__name__)
 bp = Blueprint("smart_app", __name__, url_prefix="/app", template_folder="templates", static_folder="static")
 
 
@@ -46,7 +57,7 @@ def _headers(response: Response) -> Response:
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "form-action 'self'; base-uri 'none'; object-src 'none'",
     )
-    return C.set_browser_cookie(response)
+    return C.set_cookies(response)
 
 
 # --- launch ---------------------------------------------------------------------------------
@@ -65,7 +76,7 @@ def launch() -> Response:
         raise SmartError.unknown_iss(iss)  # before any network call
     if len(launch_id) > 2000:
         raise SmartError.missing_launch_params(["a usable launch value"])
-    return _authorize(client, launch_id, standalone=False)
+    return _authorize(client, launch_id, aud=iss, standalone=False)
 
 
 @bp.get("/standalone")
@@ -79,10 +90,10 @@ def standalone() -> Response | str:
     client = state.registry.get(iss)
     if client is None or not client.standalone:
         raise SmartError.unknown_iss(iss)
-    return _authorize(client, None, standalone=True)
+    return _authorize(client, None, aud=client.configured_iss, standalone=True)
 
 
-def _authorize(client: RegisteredClient, launch_id: str | None, *, standalone: bool) -> Response:
+def _authorize(client: RegisteredClient, launch_id: str | None, *, aud: str, standalone: bool) -> Response:
     state = C.app_state()
     config = state.discovery.get(client.iss)
     oauth.check_client_authentication(config, client, state.keys)
@@ -103,15 +114,15 @@ def _authorize(client: RegisteredClient, launch_id: str | None, *, standalone: b
             expires_at=now + timedelta(seconds=state.settings.smart_state_ttl_s),
         )
     )
-    nonce = oauth.nonce_for(state.nonce_secret, st) if "openid" in scope else None
     params = oauth.authorization_params(
         client,
+        aud=aud,
         redirect_uri=state.redirect_uri,
         scope=scope,
         state=st,
         code_verifier=verifier,
         launch=launch_id,
-        nonce=nonce,
+        nonce=_nonce(st, scope),
     )
     if config.has("authorize-post"):
         return _authorize_post(config.authorization_endpoint, params)
@@ -134,6 +145,11 @@ def _authorize_post(endpoint: str, params: dict[str, str]) -> Response:
         f"form-action 'self' {origin}; base-uri 'none'; object-src 'none'"
     )
     return response
+
+
+def _nonce(st: str, scope: list[str]) -> str | None:
+    """The OIDC `nonce` of the authorization `st`: one is sent, and then required, only with `openid`."""
+    return oauth.nonce_for(C.app_state().nonce_secret, st) if "openid" in scope else None
 
 
 def _csp_origin(url: str) -> str:
@@ -193,6 +209,8 @@ def callback() -> Response:
     )
     if not tok.patient:
         raise SmartError.no_patient()
+    if not oauth.is_fhir_id(tok.patient):
+        raise SmartError.invalid_patient()  # every read and the SALT write would fail on it
     granted_text = tok.scope if tok.scope is not None else launch_state.scope
     claims = None
     if tok.id_token and ScopeSet.from_string(granted_text).identity:
@@ -201,13 +219,14 @@ def callback() -> Response:
             config,
             client,
             timeout_s=state.settings.fhir_request_timeout_s,
-            nonce=oauth.nonce_for(state.nonce_secret, st),
+            nonce=_nonce(st, launch_state.scope.split()),
         )
     now = state.now()
     session_end = now + timedelta(seconds=state.settings.smart_session_ttl_s)
+    context_id = secrets.token_urlsafe(24)
     ctx = state.new_context(
-        context_id=secrets.token_urlsafe(24),
-        browser_key=key,
+        context_id=context_id,
+        browser_key=C.new_context_key(url_for(".dashboard", context_id=context_id)),
         iss=client.iss,
         patient_id=tok.patient,
         encounter_id=tok.encounter,
@@ -223,7 +242,20 @@ def callback() -> Response:
         session_expires_at=session_end,
     )
     state.storage().put_context(ctx)
+    _delete_expired(now)
     return redirect(url_for(".dashboard", context_id=ctx.context_id), 303)
+
+
+def _delete_expired(now: datetime) -> None:
+    """Delete expired launch states and contexts, with their tokens: at each sign-in, cheap (indexed).
+
+    Housekeeping must not fail a sign-in that has succeeded (two replicas purging at once may
+    collide), so a failure is only logged; the next sign-in purges again.
+    """
+    try:
+        C.app_state().storage().delete_expired(now)
+    except Exception as error:
+        logger.warning("expired launch data not deleted: %s", type(error).__name__)
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -249,17 +281,24 @@ def print_view(context_id: str) -> str:
 
 
 class SaveAnswer(TypedDict):
-    """Why the EHR did not save the score, shown above the form."""
+    """Why the score was not saved, shown above the form with the values kept, and what to do next."""
 
     status: int
     title: str
     lines: list[str]
+    next_step: str
+    can_retry: bool  # whether saving this form again can work in this session
 
 
 @bp.route("/c/<context_id>/salt", methods=["GET", "POST"])
 def salt(context_id: str) -> Response | str | tuple[str, int]:
     state = C.app_state()
-    ctx = C.load_context(context_id)
+    try:
+        ctx = C.load_context(context_id)
+    except SmartError as error:
+        if request.method == "POST":
+            return _not_saved_without_session(error)
+        raise
     model = page.salt_model()
     if not ScopeSet.from_string(ctx.scope).can_write_observation():
         raise SmartError(
@@ -278,17 +317,23 @@ def salt(context_id: str) -> Response | str | tuple[str, int]:
             "Tell the team that maintains this app.",
         )
     if request.method == "GET":
-        return _salt_form(ctx, model, form_id=str(uuid.uuid4()), values={}, problems=[])
+        return _salt_form(page.banner_only(ctx), ctx, model, form_id=str(uuid.uuid4()), values={})
     C.check_csrf(ctx, request.form.get("csrf_token"))
     form_id = valid_form_id(request.form.get("form_id"))
     losses, problems = parse_form(request.form)
-    values = {k: request.form.get(f"loss_{k}", "") for k in ("vertex", "posterior", "right", "left")}
+    values = _entered(request.form)
     if form_id is None or problems:
         if form_id is None:
             problems.append("The form is incomplete; open it again from the dashboard.")
-        return _salt_form(
-            ctx, model, form_id=form_id or str(uuid.uuid4()), values=values, problems=problems
-        ), 400
+        form = _salt_form(
+            _banner_view(ctx, read=True),
+            ctx,
+            model,
+            form_id=form_id or str(uuid.uuid4()),
+            values=values,
+            problems=problems,
+        )
+        return form, 400
     obs = build_observation(
         model,
         losses,
@@ -301,57 +346,164 @@ def salt(context_id: str) -> Response | str | tuple[str, int]:
     )
     invalid = validate_r4(obs)
     if invalid:
-        return _salt_form(
-            ctx,
-            model,
-            form_id=form_id,
-            values=values,
-            problems=["The Observation is not valid FHIR R4:", *invalid],
-        ), 500
+        problems = ["The Observation is not valid FHIR R4:", *invalid]
+        form = _salt_form(
+            _banner_view(ctx, read=True), ctx, model, form_id=form_id, values=values, problems=problems
+        )
+        return form, 500
+    return _save(ctx, model, obs, form_id=form_id, losses=losses, values=values)
+
+
+def _entered(form: Any) -> dict[str, str]:
+    """What the clinician typed in each region, as typed, to put back in the form."""
+    return {region: str(form.get(f"loss_{region}", ""))[:20] for region in REGION_LABELS}
+
+
+def _save(
+    ctx: Any,
+    model: Any,
+    obs: dict[str, Any],
+    *,
+    form_id: str,
+    losses: dict[str, float],
+    values: dict[str, str],
+) -> Response | tuple[str, int]:
+    """Conditional create (identifier = form id), so a retried form is never saved twice.
+
+    Whatever goes wrong, the form comes back with the values entered and says the score was
+    NOT saved, and why: never an error page that loses the entry.
+    """
     from fhir_access import FhirError, FhirForbidden
 
-    if_none_exist = f"identifier={state.settings.smart_salt_identifier_system}|{form_id}"
+    system = C.app_state().settings.smart_salt_identifier_system
+
+    def create(fhir: Any) -> Any:
+        return fhir.create(obs, if_none_exist=f"identifier={system}|{form_id}")
+
     try:
-        result, ctx = C.with_fhir(
-            ctx, lambda fhir: fhir.create(obs, if_none_exist=if_none_exist), translate=False
-        )
+        result, ctx = C.with_fhir(ctx, create, translate=False)
+    except SmartError as error:  # the session ended: the token was refused, even after renewing it
+        return _not_saved(ctx, model, form_id, values, _session_ended(error), read_banner=False)
     except FhirForbidden as exc:
         answer: SaveAnswer = {
             "status": 403,
-            "title": "The EHR refused to save the score (403 Forbidden).",
+            "title": "The SALT score was NOT saved: the EHR refused it (403 Forbidden).",
             "lines": outcome_text(exc.operation_outcome),
+            "next_step": "Your values are kept below. Ask your EHR administrator about the app's "
+            "permission to save scores.",
+            "can_retry": True,
         }
-        return _salt_form(ctx, model, form_id=form_id, values=values, problems=[], answer=answer), 403
+        return _not_saved(ctx, model, form_id, values, answer, read_banner=True)
     except FhirError as exc:
         why = f"HTTP {exc.status}" if exc.status else "no answer"
         answer = {
-            "status": exc.status or 502,
-            "title": f"The EHR did not save the score ({why}).",
+            "status": 502,
+            "title": f"The SALT score was NOT saved: the EHR did not save it ({why}).",
             "lines": outcome_text(exc.operation_outcome),
+            "next_step": "Your values are kept below. You can try again; the score will not be saved twice.",
+            "can_retry": True,
         }
-        return _salt_form(ctx, model, form_id=form_id, values=values, problems=[], answer=answer), 502
-    saved = "created" if result.status == 201 else "exists" if result.status == 200 else "accepted"
+        # An EHR that answered with a refusal can still show the banner; one failing or silent
+        # would only keep the clinician waiting again.
+        answered = exc.status is not None and exc.status < 500
+        return _not_saved(ctx, model, form_id, values, answer, read_banner=answered)
+    if result.status == 200:
+        return _form_already_saved(ctx, model, result.resource, losses=losses, values=values)
+    saved = "created" if result.status == 201 else "accepted"
     return redirect(url_for(".dashboard", context_id=ctx.context_id, saved=saved), 303)
 
 
+def _session_ended(error: SmartError) -> SaveAnswer:
+    return {
+        "status": error.status,
+        "title": f"The SALT score was NOT saved: {error.title[0].lower()}{error.title[1:]}.",
+        "lines": [error.message],
+        "next_step": "Note the values below, then close this window, open the app again from the "
+        "patient's chart and enter them again.",
+        "can_retry": False,
+    }
+
+
+def _form_already_saved(
+    ctx: Any, model: Any, stored: dict[str, Any] | None, *, losses: dict[str, float], values: dict[str, str]
+) -> Response | tuple[str, int]:
+    """The EHR already holds this form's Observation: "already saved" only when it holds these values.
+
+    Otherwise (a corrected resubmission, or a stored score the EHR did not send back) the values
+    entered now were NOT saved: say so, and offer them in a new form, since this form's
+    identifier belongs to the first score.
+    """
+    if stored is not None and region_losses(model, stored) == losses:
+        return redirect(url_for(".dashboard", context_id=ctx.context_id, saved="exists"), 303)
+    first = salt_value(stored) if stored is not None else None
+    answer: SaveAnswer = {
+        "status": 409,
+        "title": "These values were NOT saved: a score from this form was already saved.",
+        "lines": [
+            f"The record holds the first score saved from this form: SALT {first:g}."
+            if first is not None
+            else "The EHR did not send back the score it holds for this form, so the app cannot "
+            "tell whether it matches these values.",
+            f"The values below (SALT {model.score(losses):g}) were not saved.",
+        ],
+        "next_step": "To record the values below as well, check them and save them as a new score. "
+        "The first score stays in the record; if it is wrong, correct it in the EHR.",
+        "can_retry": True,
+    }
+    return _not_saved(ctx, model, str(uuid.uuid4()), values, answer, read_banner=True)
+
+
+def _not_saved(
+    ctx: Any,
+    model: Any,
+    form_id: str,
+    values: dict[str, str],
+    answer: SaveAnswer,
+    *,
+    read_banner: bool,
+) -> tuple[str, int]:
+    view = _banner_view(ctx, read=read_banner)
+    return _salt_form(view, ctx, model, form_id=form_id, values=values, answer=answer), answer["status"]
+
+
+def _not_saved_without_session(error: SmartError) -> tuple[str, int]:
+    """A score posted after its session ended: the error page, listing the values so they survive."""
+    values = _entered(request.form)
+    entered = [(label, values[region]) for region, label in REGION_LABELS.items()]
+    return render_template("smart_app/error.html", error=error, unsaved=entered), error.status
+
+
+def _banner_view(ctx: Any, *, read: bool) -> page.PageView:
+    """The banner above a form holding the clinician's entry: read from the EHR when `read`, else,
+    or when that read fails, the patient id from the launch. Never an error page instead of the form.
+    """
+    if read:
+        try:
+            return page.banner_only(ctx)
+        except SmartError:
+            logger.info("SALT form: patient banner not read; showing the id from the launch")
+    return page.banner_unread(ctx)
+
+
 def _salt_form(
+    view: page.PageView,
     ctx: Any,
     model: Any,
     *,
     form_id: str,
     values: dict[str, str],
-    problems: list[str],
+    problems: list[str] | None = None,
     answer: SaveAnswer | None = None,
 ) -> str:
     return render_template(
         "smart_app/salt.html",
-        v=page.banner_only(ctx),
+        v=view,
         model=model,
         model_json=model.as_json(),
         form_id=form_id,
         csrf_token=C.csrf_token(ctx),
         values=values,
-        problems=problems,
+        problems=problems or [],
         answer=answer,
     )
 

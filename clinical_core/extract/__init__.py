@@ -46,4 +46,5 @@ from __future__ import annotations
 
 from clinical_core.extract._build import build_record as build_record
 from clinical_core.extract._build import medication_key as medication_key
+from clinical_core.extract._fields import code_text as code_text
 from clinical_core.extract._orders import proposed_orders as proposed_orders

@@ -18,9 +18,12 @@
       total += value * model.weights[region];
     });
     if (!complete) { saltOut.textContent = "\u2014"; igaOut.textContent = "\u2014"; return; }
+    // Must agree with SaltModel.score and SaltModel.iga (smart_app/knowledge_view.py), which
+    // round halves up as Math.round does: otherwise the score saved differs from the one shown.
     total = Math.round(total * 10) / 10;
     saltOut.textContent = String(total);
-    var rounded = Math.round(total);
+    // AA-IGA bands are whole numbers; any loss at all (SALT > 0) is at least grade 1.
+    var rounded = total > 0 ? Math.max(Math.round(total), 1) : 0;
     var band = model.bands.filter(function (b) { return rounded >= b.low && rounded <= b.high; })[0];
     igaOut.textContent = band ? band.grade + " (" + band.label + ")" : "\u2014";
   }

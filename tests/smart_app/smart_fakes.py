@@ -98,6 +98,7 @@ class FakeEhr:
     expires_in: int = 3600
     fhir_status: int | None = None  # force this status on every FHIR request
     create_status: int | None = None  # force this status on create
+    create_body: str | None = None  # answer creates (and matches) with this body instead of the resource
     search_next: str | None = None  # a `next` link added to every search Bundle
     echo_nonce: bool = True  # put the authorize request's `nonce` into the id_token
     nonce_override: str | None = None  # ... or this value instead
@@ -277,13 +278,13 @@ class FakeEhr:
         for r in self.created:
             ident = r.get("identifier", [{}])[0]
             if cond == f"identifier={ident.get('system')}|{ident.get('value')}":
-                return 200, {}, json.dumps(r)
+                return 200, {}, self.create_body if self.create_body is not None else json.dumps(r)
         body["id"] = f"obs-{len(self.created) + 1}"
         self.created.append(body)
         return (
             201,
             {"Location": f"https://elsewhere.example.net/fhir/Observation/{body['id']}/_history/1"},
-            json.dumps(body),
+            self.create_body if self.create_body is not None else json.dumps(body),
         )
 
 
@@ -510,6 +511,10 @@ class Launcher:
         code = self.ehr.approve(location, patient=patient)
         state = self.authorize_params(start_response)["state"]
         return self.client.get("/app/callback", query_string={"code": code, "state": state, **callback_extra})
+
+    def context_key(self, path: str) -> str:
+        """The key cookie the callback issued for the launch whose pages are at `path`."""
+        return self.client.get_cookie("aa_jak_context", path=path).value
 
     def launch(self, patient: str = "pat-a") -> str:
         response = self.finish(self.start(), patient=patient)

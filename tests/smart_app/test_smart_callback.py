@@ -119,6 +119,51 @@ def test_token_response_without_patient_gets_a_page(launcher: Launcher, ehr):
     assert r.status_code == 400 and error_code(r) == "no_patient_in_context"
 
 
+@pytest.mark.parametrize("patient", ["pat_a", "p" * 65, "pat/a", "pat a"])
+def test_token_response_patient_that_is_not_a_fhir_id_gets_a_page(launcher: Launcher, ehr, patient):
+    ehr.token_extra = {"patient": patient}
+    r = launcher.finish(launcher.start())
+    assert r.status_code == 502 and error_code(r) == "invalid_patient_id"
+
+
+@pytest.mark.parametrize("patient", ["Pat-1.b", "p" * 64])
+def test_token_response_patient_that_is_a_fhir_id_is_accepted(launcher: Launcher, ehr, patient):
+    ehr.token_extra = {"patient": patient}
+    assert launcher.finish(launcher.start()).status_code == 303
+
+
+def test_token_response_with_a_scope_that_is_not_a_string_is_rejected_as_malformed(launcher: Launcher, ehr):
+    ehr.token_extra = {"scope": ["launch", "patient/Observation.rs"]}
+    r = launcher.finish(launcher.start())
+    assert r.status_code == 502 and error_code(r) == "token_request_failed"
+    assert "scope is not a string" in r.get_data(as_text=True)
+
+
+def test_expired_launch_context_is_deleted_when_a_new_launch_completes(launcher: Launcher, app):
+    old = launcher.launch()
+    old_key = launcher.context_key(old)
+    state = app.extensions["smart_app"]
+    real_now = state.now
+    state.now = lambda: real_now() + timedelta(hours=9)  # past the 8-hour session
+    launcher.launch()
+    with app.app_context():
+        from storage import get_storage
+
+        assert get_storage().get_context(old.split("/")[3], old_key, real_now()) is None
+
+
+def test_a_key_cookie_planted_before_the_launch_cannot_open_its_context(launcher: Launcher, app, client):
+    planted = "planted-by-someone-else-0123456789"
+    client.set_cookie("aa_jak_browser", planted, path="/app")
+    path = launcher.launch()
+    assert launcher.context_key(path) != planted  # a fresh key, issued at the callback
+    holder = app.test_client()
+    holder.set_cookie("aa_jak_browser", planted, path="/app")
+    holder.set_cookie("aa_jak_context", planted, path=path)
+    assert holder.get(path).status_code == 401
+    assert client.get(path).status_code == 200
+
+
 def test_redirects_after_callback_go_only_to_own_routes(launcher: Launcher):
     r = launcher.finish(launcher.start())
     assert r.headers["Location"].startswith("/app/c/") or r.headers["Location"].startswith(
@@ -144,7 +189,7 @@ def test_id_token_with_kid_is_validated_and_fhir_user_becomes_performer(launcher
 
         ctx = get_storage().get_context(
             path.split("/")[3],
-            launcher.client.get_cookie("aa_jak_browser", path="/app").value,
+            launcher.context_key(path),
             app.extensions["smart_app"].now(),
         )
     assert ctx.fhir_user == "Practitioner/prac-1"
@@ -267,9 +312,11 @@ def test_id_token_with_mismatching_nonce_is_rejected(launcher: Launcher, ehr: Fa
     assert "nonce" in r.get_data(as_text=True)
 
 
-def test_id_token_without_nonce_is_accepted(launcher: Launcher, ehr: FakeEhr):
-    ehr.echo_nonce = False  # SMART servers need not echo it
-    assert launcher.finish(launcher.start()).status_code == 303
+def test_id_token_without_nonce_is_rejected_when_the_sign_in_sent_one(launcher: Launcher, ehr: FakeEhr):
+    ehr.echo_nonce = False  # a token without a nonce could be replayed from another sign-in
+    r = launcher.finish(launcher.start())
+    assert r.status_code == 502 and error_code(r) == "id_token_invalid"
+    assert "no nonce" in r.get_data(as_text=True)
 
 
 def test_nonce_is_bound_to_the_state_of_its_own_sign_in(launcher: Launcher, ehr: FakeEhr):
@@ -349,7 +396,7 @@ def test_fhir_user_on_another_server_is_kept_absolute_and_never_read(launcher: L
 
         ctx = get_storage().get_context(
             path.split("/")[3],
-            launcher.client.get_cookie("aa_jak_browser", path="/app").value,
+            launcher.context_key(path),
             app.extensions["smart_app"].now(),
         )
     assert ctx.fhir_user == foreign

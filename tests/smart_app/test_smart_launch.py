@@ -54,8 +54,27 @@ def test_xss_in_iss_is_escaped(client, rsps):
 
 def test_iss_allow_list_comparison_is_normalised(launcher: Launcher, ehr: FakeEhr):
     r = launcher.start(iss="HTTPS://EHR.example.org:443/fhir/")
-    params = launcher.authorize_params(r)
-    assert params["aud"] == ISS  # the configured value, never the caller's spelling
+    assert r.status_code == 302 and r.headers["Location"].startswith(ehr.authorize_url)
+
+
+def test_aud_is_the_launch_iss_as_given_not_the_allow_list_key(launcher: Launcher, ehr: FakeEhr):
+    iss = "https://EHR.example.org/fhir/"  # allowed by the lower-case entry without the slash
+    params = launcher.authorize_params(launcher.start(iss=iss))
+    assert params["aud"] == iss  # R41: on an EHR launch, aud equals iss
+
+
+def test_standalone_aud_is_the_iss_as_configured(tmp_path, rsps):
+    configured = "https://EHR.example.org/fhir/"
+    settings = make_settings(
+        tmp_path,
+        smart_clients=[
+            {"iss": configured, "client_id": "app-public", "client_type": "public", "standalone": True}
+        ],
+    )
+    client = make_app(settings).test_client()
+    ehr = FakeEhr(rsps, ISS)
+    params = Launcher(client, ehr).authorize_params(client.get("/app/standalone", query_string={"iss": ISS}))
+    assert params["aud"] == configured
 
 
 def test_iss_lookalikes_are_rejected(client, rsps):
@@ -159,6 +178,13 @@ def test_browser_cookie_is_samesite_none_secure_partitioned_httponly(launcher: L
     r = launcher.start()
     cookie = next(h for h in r.headers.getlist("Set-Cookie") if h.startswith("aa_jak_browser="))
     for attribute in ("SameSite=None", "Secure", "Partitioned", "HttpOnly", "Path=/app"):
+        assert attribute in cookie
+
+
+def test_context_cookie_is_issued_at_the_callback_for_its_own_pages_only(launcher: Launcher):
+    r = launcher.finish(launcher.start())
+    cookie = next(h for h in r.headers.getlist("Set-Cookie") if h.startswith("aa_jak_context="))
+    for attribute in ("SameSite=None", "Secure", "Partitioned", "HttpOnly", f"Path={r.headers['Location']}"):
         assert attribute in cookie
 
 

@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from smart_fakes import Launcher, fake_evaluate
+from smart_fakes import ISS, FakeEhr, Launcher, fake_evaluate, make_app, make_settings
+from smart_servers import integration_knowledge
 
 from clinical_core.findings import ChecklistItem
 from smart_app.oauth import TokenResponse
@@ -275,3 +276,30 @@ def test_status_headline_has_no_verify_note_when_the_verdict_is_verified(
     _with_verdict(monkeypatch, verified=True)
     body = client.get(launcher.launch()).get_data(as_text=True)
     assert 'id="status-verify"' not in body
+
+
+def test_print_view_names_the_diagnosis_with_its_codes_icd10_first(tmp_path, rsps):
+    app = make_app(make_settings(tmp_path))
+    app.extensions["smart_app"].knowledge_loader = integration_knowledge
+    ehr = FakeEhr(rsps, ISS)
+    coding = [
+        {"system": "http://snomed.info/sct", "code": "68225006"},
+        {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "L63.9"},
+    ]
+    ehr.stored = [
+        {
+            "resourceType": "Condition",
+            "id": "cond-aa",
+            "subject": {"reference": "Patient/pat-a"},
+            "clinicalStatus": {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
+                ]
+            },
+            "code": {"coding": coding},
+            "onsetDateTime": "2024-01-01",
+        }
+    ]
+    client = app.test_client()
+    body = client.get(Launcher(client, ehr).launch() + "print").get_data(as_text=True)
+    assert "Alopecia areata, unspecified (ICD-10-CM L63.9, SNOMED CT 68225006)" in body

@@ -4,12 +4,39 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import uuid
+from datetime import timedelta
+from pathlib import Path
 
-from smart_fakes import SALT_SYSTEM, Launcher, make_knowledge
+import pytest
+from smart_fakes import SALT_SYSTEM, Launcher, error_code, make_knowledge
 
 from smart_app.knowledge_view import salt_model
 from smart_app.salt import build_observation, validate_r4
+
+SALT_JS = Path(__file__).parents[2] / "smart_app" / "static" / "salt.js"
+# Runs salt.js against a stand-in for the form's DOM; prints what the preview shows.
+PREVIEW_IN_NODE = """
+const [script, model, values] = process.argv.slice(-3);
+const entered = JSON.parse(values);
+const elements = {};
+global.document = {
+  getElementById(id) {
+    return elements[id] || (elements[id] = {
+      textContent: "", value: entered[id.replace(/^loss_/, "")] || "",
+      getAttribute() { return model; }, addEventListener() {},
+    });
+  },
+};
+eval(require("fs").readFileSync(script, "utf8"));
+console.log(JSON.stringify([elements["salt-preview"].textContent, elements["iga-preview"].textContent]));
+"""
+
+
+def _field(body: str, name: str) -> str:
+    return re.search(rf'name="{name}" value="([^"]*)"', body).group(1)
 
 
 def _form(client, path):
@@ -31,6 +58,49 @@ def test_salt_score_uses_knowledge_weights_and_iga_bands():
     assert model.score({"vertex": 50, "posterior": 25, "right": 100, "left": 0}) == 44.0
     assert model.iga(44.0) == (2, "Moderate")
     assert model.iga(0) == (0, "None") and model.iga(100) == (4, "Very severe")
+
+
+@pytest.mark.parametrize(("salt", "grade"), [(0.5, 1), (20.5, 2), (94.5, 4)])
+def test_aa_iga_rounds_a_half_salt_up_into_the_next_band(salt, grade):
+    assert salt_model(make_knowledge()).iga(salt)[0] == grade
+
+
+def test_any_hair_loss_is_at_least_aa_iga_1_never_none():
+    assert salt_model(make_knowledge()).iga(0.4) == (1, "Limited")
+
+
+def test_salt_total_rounds_a_half_up_to_one_decimal():
+    # 2.5 x 18% + 100 x 18% = 18.45, held in binary just below: Python's round() gave 18.4, the preview 18.5.
+    losses = {"vertex": 0, "posterior": 0, "right": 2.5, "left": 100}
+    assert salt_model(make_knowledge()).score(losses) == 18.5
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None, reason="node is not installed: the preview script is not run"
+)
+@pytest.mark.parametrize(
+    "losses",
+    [
+        {"vertex": 0, "posterior": 0, "right": 2.5, "left": 0},  # SALT 0.5
+        {"vertex": 6.5, "posterior": 0, "right": 99.5, "left": 0},  # SALT 20.5
+        {"vertex": 86.2, "posterior": 100, "right": 100, "left": 100},  # SALT 94.5
+        {"vertex": 0, "posterior": 0, "right": 2.5, "left": 100},  # SALT 18.45 in binary
+        {"vertex": 1, "posterior": 0, "right": 0, "left": 0},  # SALT 0.4
+    ],
+)
+def test_preview_shows_the_salt_and_aa_iga_the_server_saves(losses):
+    model = salt_model(make_knowledge())
+    typed = json.dumps({region: str(value) for region, value in losses.items()})
+    shown = subprocess.run(
+        ["node", "-e", PREVIEW_IN_NODE, str(SALT_JS), json.dumps(model.as_json()), typed],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    salt = model.score(losses)
+    grade, label = model.iga(salt)
+    assert json.loads(shown.stdout) == [f"{salt:g}", f"{grade} ({label})"]
 
 
 def test_salt_model_reads_the_project_knowledge_file():
@@ -170,3 +240,113 @@ def test_salt_observation_has_no_encounter_when_the_token_has_none(launcher: Lau
     client.post(path + "salt", data=_form(client, path))
     sent = json.loads(next(req for req in ehr.fhir_requests if req.method == "POST").body)
     assert "encounter" not in sent
+
+
+def test_salt_create_answered_201_without_a_json_body_is_reported_saved(launcher: Launcher, client, ehr):
+    ehr.create_body = "<html>Created</html>"
+    path = launcher.launch()
+    r = client.post(path + "salt", data=_form(client, path))
+    assert r.status_code == 303 and "saved=created" in r.headers["Location"]
+
+
+# --- a failed save keeps the entry and says it was NOT saved --------------------------------------
+
+
+def test_salt_not_saved_because_the_ehr_is_unavailable_keeps_the_values_and_says_why(
+    launcher: Launcher, client, ehr
+):
+    path = launcher.launch()
+    form = _form(client, path) | {"loss_vertex": "62.5"}
+    ehr.fhir_status = 503  # the create fails, and so would any re-read of the patient
+    r = client.post(path + "salt", data=form)
+    body = r.get_data(as_text=True)
+    assert r.status_code == 502 and error_code(r) is None
+    assert "NOT saved" in body and "HTTP 503" in body
+    assert _field(body, "loss_vertex") == "62.5" and _field(body, "form_id") == form["form_id"]
+    assert 'id="save-salt"' in body  # the same form may be saved again: it is never saved twice
+    assert "pat-a" in body  # the banner still names the patient, by the id from the launch
+    assert ehr.created == []
+
+
+def test_salt_not_saved_because_the_session_ended_keeps_the_values_and_asks_to_relaunch(
+    launcher: Launcher, client, ehr
+):
+    path = launcher.launch()
+    form = _form(client, path) | {"loss_vertex": "62.5"}
+    ehr.revoke_access_tokens()
+    ehr.refresh.clear()  # renewing the token is refused too
+    r = client.post(path + "salt", data=form)
+    body = r.get_data(as_text=True)
+    assert r.status_code == 401 and error_code(r) is None
+    assert "NOT saved" in body and "open the app again from the patient" in body
+    assert _field(body, "loss_vertex") == "62.5"
+    assert 'id="save-salt"' not in body  # saving cannot work again in this session
+    assert ehr.created == []
+
+
+def test_salt_not_saved_because_the_renewed_token_is_refused_too_keeps_the_values(
+    launcher: Launcher, client, ehr
+):
+    path = launcher.launch()
+    form = _form(client, path) | {"loss_vertex": "62.5"}
+    ehr.fhir_status = 401
+    r = client.post(path + "salt", data=form)
+    body = r.get_data(as_text=True)
+    assert r.status_code == 401 and "NOT saved" in body
+    assert _field(body, "loss_vertex") == "62.5"
+
+
+def test_salt_posted_after_the_session_ended_lists_the_values_that_were_not_saved(
+    launcher: Launcher, app, client, ehr
+):
+    path = launcher.launch()
+    form = _form(client, path) | {"loss_vertex": "62.5"}
+    state = app.extensions["smart_app"]
+    real_now = state.now
+    state.now = lambda: real_now() + timedelta(hours=9)
+    r = client.post(path + "salt", data=form)
+    body = r.get_data(as_text=True)
+    assert r.status_code == 401 and error_code(r) == "session_expired"
+    assert "NOT saved" in body and "62.5 %" in body
+    assert ehr.created == []
+
+
+# --- a form resubmitted with other values ------------------------------------------------------
+
+
+def test_corrected_values_resubmitted_on_a_saved_form_are_reported_not_saved(launcher: Launcher, client, ehr):
+    path = launcher.launch()
+    form = _form(client, path)
+    client.post(path + "salt", data=form)  # SALT 44
+    r = client.post(path + "salt", data=form | {"loss_vertex": "90"})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 409
+    assert "NOT saved" in body and "first score saved from this form: SALT 44." in body
+    assert "The values below (SALT 60) were not saved." in body
+    assert len(ehr.created) == 1
+
+
+def test_corrected_values_are_offered_in_a_new_form(launcher: Launcher, client, ehr):
+    path = launcher.launch()
+    form = _form(client, path)
+    client.post(path + "salt", data=form)
+    body = client.post(path + "salt", data=form | {"loss_vertex": "90"}).get_data(as_text=True)
+    assert _field(body, "loss_vertex") == "90"
+    assert _field(body, "form_id") != form["form_id"]
+    offered = form | {"loss_vertex": "90", "form_id": _field(body, "form_id")}
+    assert "saved=created" in client.post(path + "salt", data=offered).headers["Location"]
+    assert [o["component"][0]["valueQuantity"]["value"] for o in ehr.created] == [50.0, 90.0]
+
+
+def test_resubmitted_form_whose_saved_score_the_ehr_does_not_send_back_is_not_called_already_saved(
+    launcher: Launcher, client, ehr
+):
+    path = launcher.launch()
+    form = _form(client, path)
+    client.post(path + "salt", data=form)
+    ehr.create_body = ""  # the EHR ignores Prefer: return=representation
+    r = client.post(path + "salt", data=form | {"loss_vertex": "90"})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 409
+    assert "NOT saved" in body and "cannot tell whether it matches" in body
+    assert _field(body, "form_id") != form["form_id"]

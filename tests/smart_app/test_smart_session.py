@@ -37,7 +37,7 @@ def test_fhir_queries_use_the_token_patient_never_a_url_parameter(launcher: Laun
 def test_context_is_bound_to_the_browser(launcher: Launcher, app):
     path = launcher.launch()
     stranger = app.test_client()
-    stranger.set_cookie("aa_jak_browser", "another-browser-key-0123456789", path="/app")
+    stranger.set_cookie("aa_jak_context", "another-browser-key-0123456789", path=path)
     r = stranger.get(path)
     assert r.status_code == 401 and error_code(r) == "session_expired"
     assert app.test_client().get(path).status_code == 401  # no cookie at all
@@ -223,8 +223,7 @@ def _stored_context(app, launcher: Launcher, path: str):
     from storage import get_storage
 
     state = app.extensions["smart_app"]
-    browser = launcher.client.get_cookie("aa_jak_browser", path="/app").value
-    return get_storage().get_context(path.split("/")[3], browser, state.now())
+    return get_storage().get_context(path.split("/")[3], launcher.context_key(path), state.now())
 
 
 def test_refresh_race_second_request_uses_the_tokens_the_first_stored(launcher: Launcher, app, client, ehr):

@@ -3,9 +3,13 @@
 It plays the EHR's part against the product, the way the public CDS Hooks Sandbox does
 (cds-hooks.md §K): it reads discovery, fills the prefetch templates itself from the FHIR
 server, calls the service with an ES384 JWT whose `aud` is the exact URL called, renders
-the cards, and sends feedback on accept/dismiss. Its public key is served at
-`/.well-known/jwks.json`. "Launch app" creates a launch on the development SMART server
-and opens `{product}/app/launch?iss={sandbox}/fhir&launch=...`.
+the cards, and sends feedback on accept/dismiss (with no override reason unless one is chosen).
+Its public key is served at `/.well-known/jwks.json`. "Launch app" creates a launch on the
+development SMART server and opens `{product}/app/launch?iss={sandbox}/fhir&launch=...`.
+
+A scenario whose point is a draft order shows its result only at order-sign (patient-view
+sends no drafts), so its chart offers to sign that draft, as loaded on the FHIR server, in
+one click.
 
 All calls to the product are made server-side (no CORS involved). The FHIR server named in
 `fhirServer` is the open sekmet server, so no `fhirAuthorization` is sent (K3).
@@ -17,6 +21,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -28,7 +33,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sandbox.keys import SigningKey
-from sandbox.loader import PATIENTS_DIR
+from sandbox.scenarios import patient_name, patient_rows, scenario_description, scenario_of
 from smart_app.markdown import render_markdown as _render_markdown
 
 logger = logging.getLogger("sandbox.ehr")
@@ -37,8 +42,6 @@ bp = Blueprint("ehr", __name__, template_folder="templates")
 
 PRACTITIONER = "Practitioner/sandbox-practitioner"
 FREQUENCIES = {"1": "once daily", "2": "twice daily"}
-SCENARIO_SYSTEM = "urn:aa-jak:synthetic-patient"  # the identifier make_scenarios.py gives each patient
-_SCENARIO_NAME = re.compile(r"[a-z0-9_]{1,80}")
 _TEMPLATE_TOKEN = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
 
 
@@ -194,50 +197,26 @@ def _fhir_get(path: str, **params: Any) -> dict[str, Any]:
     return result
 
 
-def patient_name(patient: dict[str, Any]) -> str:
-    for name in patient.get("name", []):
-        if name.get("text"):
-            return str(name["text"])
-        parts = [*name.get("given", []), name.get("family", "")]
-        if any(parts):
-            return " ".join(p for p in parts if p)
-    return f"Patient/{patient.get('id')}"
-
-
-def scenario_of(patient: dict[str, Any]) -> str:
-    """The synthetic scenario a loaded patient came from ("" for any other patient)."""
-    for identifier in patient.get("identifier", []):
-        if identifier.get("system") == SCENARIO_SYSTEM and isinstance(identifier.get("value"), str):
-            return str(identifier["value"])
-    return ""
-
-
-def scenario_description(name: str) -> str:
-    """What the scenario shows, from its sidecar: many patients share a name, so the list needs it."""
-    sidecar = PATIENTS_DIR / f"{name}.expected.json"
-    if not name or not _SCENARIO_NAME.fullmatch(name) or not sidecar.is_file():
-        return ""
-    try:
-        return str(json.loads(sidecar.read_text()).get("description", ""))
-    except (OSError, ValueError):
-        return ""
-
-
 def list_patients() -> list[dict[str, Any]]:
-    bundle = _fhir_get("Patient", _count=200)
-    patients = [
-        {
-            "id": p["id"],
-            "name": patient_name(p),
-            "gender": p.get("gender", ""),
-            "birthDate": p.get("birthDate", ""),
-            "scenario": (scenario := scenario_of(p)),
-            "description": scenario_description(scenario),
-        }
-        for p in (e.get("resource", {}) for e in bundle.get("entry", []))
-        if p.get("id")
+    return patient_rows(_fhir_get("Patient", _count=200))
+
+
+def draft_orders_on_file(patient_id: str) -> list[dict[str, Any]]:
+    """The patient's draft MedicationRequests on the FHIR server (a scenario's proposed order).
+
+    A scenario whose point is a draft order is loaded with it, re-anchored like the rest of the
+    scenario; patient-view never sends drafts to the rules, so the chart offers to sign them.
+    """
+    try:
+        bundle = _fhir_get("MedicationRequest", patient=patient_id, status="draft")
+    except requests.RequestException:
+        logger.warning("draft order search failed")
+        return []
+    resources = (e.get("resource", {}) for e in bundle.get("entry", []))
+    # A server that ignores the status parameter returns every order: keep only the drafts.
+    return [
+        r for r in resources if r.get("resourceType") == "MedicationRequest" and r.get("status") == "draft"
     ]
-    return sorted(patients, key=lambda p: (p["scenario"] == "", p["scenario"], p["name"]))
 
 
 def order_choices() -> list[dict[str, Any]]:
@@ -348,18 +327,31 @@ def patient_view(patient_id: str) -> str:
 @bp.post("/patients/<patient_id>/order-sign")
 def order_sign(patient_id: str) -> str:
     resource = _patient_or_404(patient_id)
-    choices = {c["code"]: c for c in order_choices()}
-    choice = choices.get(request.form.get("code", ""))
-    per_day = request.form.get("per_day", "1")
-    if choice is None or per_day not in FREQUENCIES:
-        abort(400, "Pick a product and a frequency")
-    draft = draft_medication_request(patient_id, choice, per_day)
+    drafts = _drafts_to_sign(patient_id)
     context = {
         "userId": PRACTITIONER,
         "patientId": patient_id,
-        "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": draft}]},
+        "draftOrders": {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": draft} for draft in drafts],
+        },
     }
-    return _render_patient(resource, "order-sign", run_hook("order-sign", context), draft=draft)
+    return _render_patient(resource, "order-sign", run_hook("order-sign", context), drafts=drafts)
+
+
+def _drafts_to_sign(patient_id: str) -> list[dict[str, Any]]:
+    """The draft orders on file (the scenario's one click), else one for the product picked by hand."""
+    if request.form.get("drafts") == "on-file":
+        drafts = draft_orders_on_file(patient_id)
+        if not drafts:
+            abort(400, "This patient has no draft order on file")
+        return drafts
+    choice = {c["code"]: c for c in order_choices()}.get(request.form.get("code", ""))
+    per_day = request.form.get("per_day", "1")
+    if choice is None or per_day not in FREQUENCIES:
+        abort(400, "Pick a product and a frequency")
+    return [draft_medication_request(patient_id, choice, per_day)]
 
 
 def _render_patient(
@@ -368,10 +360,14 @@ def _render_patient(
     results: list[dict[str, Any]] | None = None,
     **extra: Any,
 ) -> str:
+    scenario = scenario_of(resource)
     return render_template(
         "ehr/patient.html",
         patient=resource,
         name=patient_name(resource),
+        scenario=scenario,
+        description=scenario_description(scenario),
+        drafts_on_file=draft_orders_on_file(str(resource["id"])),
         choices=order_choices(),
         frequencies=FREQUENCIES,
         config=_config(),
@@ -396,16 +392,27 @@ def feedback() -> tuple[WerkzeugResponse, int] | WerkzeugResponse:
     }
     if outcome == "accepted" and request.form.get("suggestion_uuid"):
         item["acceptedSuggestions"] = [{"id": request.form["suggestion_uuid"]}]
-    reason = request.form.get("override_reason")
-    if outcome == "overridden" and reason:
-        item["overrideReason"] = {"reason": json.loads(reason)}
-        if request.form.get("override_comment"):
-            item["overrideReason"]["userComment"] = request.form["override_comment"]
+    override = override_reason(request.form)
+    if outcome == "overridden" and override:
+        item["overrideReason"] = override
     status = send_feedback(service_id, item)
     back = request.form.get("patient_id")
     if request.accept_mimetypes.best == "application/json" or not back:
         return jsonify(status=status, feedback=item), 200
     return redirect(url_for("ehr.patient", patient_id=back, feedback=status))
+
+
+def override_reason(form: Mapping[str, str]) -> dict[str, Any]:
+    """`overrideReason` from the dismiss form: the reason the user chose and their comment, if any.
+
+    The form preselects no reason: a preselected one would be recorded as the user's choice.
+    """
+    override: dict[str, Any] = {}
+    if form.get("override_reason"):
+        override["reason"] = json.loads(form["override_reason"])
+    if form.get("override_comment"):
+        override["userComment"] = form["override_comment"]
+    return override
 
 
 @bp.post("/patients/<patient_id>/launch")

@@ -131,6 +131,34 @@ def wait_http_ok(url: str, timeout_s: float, process: subprocess.Popen[bytes] | 
     raise RuntimeError(f"{url} did not answer 200 within {timeout_s:.0f} s")
 
 
+def banner(ports: SandboxPorts, config_file: Path) -> str:
+    """What a newcomer needs once everything is up: where to start, and how to see what happened.
+
+    `aa-jak feedback-report` reads the default database unless pointed at the sandbox's settings.
+    """
+    return (
+        "\n"
+        "aa-jak sandbox is running (synthetic data only; DEVELOPMENT MODE)\n"
+        f"  EHR simulator (start here): {ports.sandbox_base}/\n"
+        f"  Product CDS discovery:      {ports.product_base}/cds-services\n"
+        f"  Product SMART launch URL:   {ports.product_base}/app/launch\n"
+        f"  FHIR via SMART server:      {ports.sandbox_base}/fhir  (iss for EHR launches)\n"
+        f"  FHIR server (open):         {ports.fhir_base}  (sekmet console: {ports.fhir_base[:-5]}/ui)\n"
+        f"  Product settings file:      {config_file}\n"
+        "  Cards and feedback so far:  "
+        f"AA_JAK_CONFIG_FILE={_as_typed(config_file)} aa-jak feedback-report\n"
+        "Press Ctrl-C to stop.\n"
+    )
+
+
+def _as_typed(path: Path) -> Path:
+    """`path` relative to the working directory when it lies under it (as a newcomer would type it)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def run_sandbox(
     ports: SandboxPorts, *, var_root: Path = Path("var/sandbox"), as_of: date | None = None
 ) -> int:
@@ -205,18 +233,7 @@ def run_sandbox(
         )
         wait_http_ok(f"{ports.product_base}/healthz", 60.0, product)
 
-        print(
-            "\n"
-            "aa-jak sandbox is running (synthetic data only; DEVELOPMENT MODE)\n"
-            f"  EHR simulator (start here): {ports.sandbox_base}/\n"
-            f"  Product CDS discovery:      {ports.product_base}/cds-services\n"
-            f"  Product SMART launch URL:   {ports.product_base}/app/launch\n"
-            f"  FHIR via SMART server:      {ports.sandbox_base}/fhir  (iss for EHR launches)\n"
-            f"  FHIR server (open):         {ports.fhir_base}  (sekmet console: {ports.fhir_base[:-5]}/ui)\n"
-            f"  Product settings file:      {config_file}\n"
-            "Press Ctrl-C to stop.\n",
-            flush=True,
-        )
+        print(banner(ports, config_file), flush=True)
         while product.poll() is None:
             time.sleep(0.5)
         print(f"The product exited with code {product.returncode}; stopping.", file=sys.stderr)

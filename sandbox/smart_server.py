@@ -5,7 +5,8 @@ sekmet-fhir has no authorization-code flow, so this small Flask app adds one:
 - `/fhir/...`: a proxy to the upstream FHIR server that REQUIRES a bearer token issued
   here and keeps patient-scoped requests to the token's patient;
 - `/fhir/.well-known/smart-configuration`, `/auth/authorize` (GET, or POST when created with
-  `authorize_post=True`; auto-approves; echoes an OIDC `nonce` into the id_token),
+  `authorize_post=True`; auto-approves; at a standalone launch (`launch/patient`) shows a
+  patient picker unless a `patient` is given; echoes an OIDC `nonce` into the id_token),
   `/auth/token` (authorization_code with PKCE S256, refresh_token with rotation; client
   authentication public / client_secret_basic / private_key_jwt), `/auth/jwks`;
 - `POST /auth/launches` {patient, encounter?, user?} -> {launch} for the EHR simulator.
@@ -21,15 +22,18 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
 from jwt.algorithms import RSAAlgorithm
+
+from sandbox.scenarios import patient_rows
 
 CAPABILITIES = [
     "launch-ehr",
@@ -218,10 +222,14 @@ def create_smart_server(
             if ctx is None:
                 return back(error="invalid_request", error_description="unknown launch")
         elif "launch/patient" in scopes:
-            patient = args.get("patient") or _first_patient()
-            if not patient:
-                return back(error="invalid_request", error_description="no patient to choose")
-            ctx = {"patient": patient, "encounter": None, "user": None}
+            if not args.get("patient"):
+                picker = pick_patient(client, args)
+                if picker is None:
+                    return back(error="invalid_request", error_description="no patient to choose")
+                return picker
+            if not patient_exists(args["patient"]):
+                return back(error="invalid_request", error_description="unknown patient")
+            ctx = {"patient": args["patient"], "encounter": None, "user": None}
         else:
             return back(error="invalid_scope", error_description="launch or launch/patient is required")
         granted = grant_scopes(scopes) if grant_scopes else scopes
@@ -240,11 +248,31 @@ def create_smart_server(
             )
         return back(code=code)
 
-    def _first_patient() -> str | None:
-        headers = {"Authorization": f"Bearer {upstream_token}"} if upstream_token else {}
-        resp = requests.get(f"{upstream}/Patient", params={"_count": "1"}, headers=headers, timeout=5)
-        entries = resp.json().get("entry") or []
-        return entries[0]["resource"]["id"] if entries else None
+    def upstream_get(path: str, **params: str) -> requests.Response:
+        headers = {"Accept": "application/fhir+json"}
+        if upstream_token:
+            headers["Authorization"] = f"Bearer {upstream_token}"
+        return requests.get(f"{upstream}/{path}", params=params, headers=headers, timeout=5)
+
+    def pick_patient(client: Client, args: Mapping[str, str]) -> str | None:
+        """The patient picker of a standalone launch (None when there is no patient to pick).
+
+        A real EHR asks the user which patient to open; choosing one sends the same authorize
+        request again with `patient` added, so every check above runs on it too.
+        """
+        patients = patient_rows(upstream_get("Patient", _count="200").json())
+        if not patients:
+            return None
+        return render_template(
+            "smart/pick_patient.html",
+            client_id=client.client_id,
+            patients=patients,
+            method=request.method,
+            fields={k: v for k, v in args.items() if k != "patient"},
+        )
+
+    def patient_exists(patient_id: str) -> bool:
+        return upstream_get(f"Patient/{quote(patient_id, safe='')}").status_code == 200
 
     # --- token ------------------------------------------------------------------------------
 

@@ -5,7 +5,9 @@ Starts the command on free ports in a temporary working directory (the runner wr
 newcomer's path (patients, cards, discovery, app launch to the dashboard), then presses
 Ctrl-C (SIGINT to the command's process group, as a terminal does) and checks that every
 process the command started is gone. Whatever happens, the process group and every
-descendant seen are killed in `finally`.
+descendant seen are killed in `finally`. The tests that only use the sandbox (a scenario's
+draft order signed in one click, the banner's feedback-report command, a standalone launch
+through the patient picker) share one, started once for the module.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import pytest
 import requests
@@ -110,8 +112,8 @@ def _output(path: Path) -> str:
     return ""
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[dict[str, Any]]:
+@contextlib.contextmanager
+def _started(tmp_path: Path) -> Iterator[dict[str, Any]]:
     try:
         sekmet_executable()
     except Exception as exc:
@@ -181,9 +183,23 @@ def sandbox(tmp_path: Path) -> Iterator[dict[str, Any]]:
                     os.kill(pid, signal.SIGKILL)
 
 
-def _patient_id(fhir: str) -> str:
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A sandbox of the test's own, which the test may stop."""
+    with _started(tmp_path) as info:
+        yield info
+
+
+@pytest.fixture(scope="module")
+def shared_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One sandbox for the tests that only use it: each start costs seconds."""
+    with _started(tmp_path_factory.mktemp("shared")) as info:
+        yield info
+
+
+def _patient_id(fhir: str, scenario: str = BUNDLE) -> str:
     bundle = requests.get(
-        f"{fhir}/Patient", params={"identifier": f"{SYNTHETIC_SYSTEM}|{BUNDLE}"}, timeout=10
+        f"{fhir}/Patient", params={"identifier": f"{SYNTHETIC_SYSTEM}|{scenario}"}, timeout=10
     ).json()
     (entry,) = bundle.get("entry", [])
     return str(entry["resource"]["id"])
@@ -264,3 +280,98 @@ def test_sandbox_command_end_to_end_and_ctrl_c_stops_everything(sandbox: dict[st
     left = {pid: commands[pid] for pid in seen if _alive(pid)}
     assert not left, f"orphaned after SIGINT: {left}"
     assert "Stopping" in _output(sandbox["log"])
+
+
+CARD_SUMMARY = re.compile(
+    r'<div class="card ([a-z]+)">\s*<div class="indicator">[a-z]+</div>\s*<strong>([^<]+)</strong>'
+)
+
+
+def test_one_click_signs_a_scenarios_draft_order_and_shows_its_hard_stop(
+    shared_sandbox: dict[str, Any],
+) -> None:
+    """The scenario list says "Hard stop"; that result needs the draft order, so only order-sign shows it."""
+    sandbox_base = shared_sandbox["sandbox"]
+    patient_id = _patient_id(shared_sandbox["fhir"], "adolescent_14y_baricitinib_proposed")
+    chart = requests.get(f"{sandbox_base}/patients/{patient_id}", timeout=15).text
+    assert "This scenario's result appears at <strong>order-sign</strong>" in chart
+    assert 'name="drafts" value="on-file"' in chart
+
+    page = requests.post(
+        f"{sandbox_base}/patients/{patient_id}/order-sign", data={"drafts": "on-file"}, timeout=60
+    )
+    assert page.status_code == 200, page.text[:2000]
+    assert "Cards (order-sign)" in page.text
+    cards = [(indicator, html.unescape(summary)) for indicator, summary in CARD_SUMMARY.findall(page.text)]
+    assert any(
+        indicator == "critical" and "below the minimum" in summary and "baricitinib" in summary
+        for indicator, summary in cards
+    ), cards
+
+
+def _banner_line(log: Path, label: str) -> str:
+    """The banner is printed once the product answers: wait for it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = re.search(rf"^  {re.escape(label)}\s+(.+)$", log.read_text(errors="replace"), re.MULTILINE)
+        if found:
+            return found.group(1)
+        time.sleep(0.2)
+    raise AssertionError(f"no '{label}' in the banner:\n{_output(log)}")
+
+
+def test_the_banners_feedback_report_command_reports_the_sandboxs_feedback(
+    shared_sandbox: dict[str, Any],
+) -> None:
+    command = _banner_line(shared_sandbox["log"], "Cards and feedback so far:")
+    assert command == "AA_JAK_CONFIG_FILE=var/sandbox/aa-jak.yaml aa-jak feedback-report"
+
+    sandbox_base = shared_sandbox["sandbox"]
+    patient_id = _patient_id(shared_sandbox["fhir"])
+    page = requests.post(f"{sandbox_base}/patients/{patient_id}/patient-view", timeout=60).text
+    service_id = re.search(r'name="service_id" value="([^"]+)"', page)
+    card_uuid = re.search(r'name="card_uuid" value="([^"]+)"', page)
+    assert service_id and card_uuid, page[-4000:]
+    dismissed = requests.post(
+        f"{sandbox_base}/feedback",
+        data={"service_id": service_id.group(1), "card_uuid": card_uuid.group(1), "outcome": "overridden"},
+        headers={"Accept": "application/json"},
+        timeout=15,
+    )
+    assert dismissed.json()["status"] == 200, dismissed.text
+
+    # As typed in the directory the sandbox was started in, with the project's aa-jak on PATH.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AA_JAK_")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    report = subprocess.run(
+        ["bash", "-c", command],
+        cwd=shared_sandbox["workdir"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert report.returncode == 0, report.stderr
+    assert "No CDS cards" not in report.stdout
+    overridden = [int(row[3]) for row in re.findall(r"^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s", report.stdout, re.M)]
+    assert sum(overridden) >= 1, report.stdout
+
+
+def test_a_standalone_launch_asks_which_patient_to_open_and_opens_that_one(
+    shared_sandbox: dict[str, Any],
+) -> None:
+    sandbox_base, product, fhir = shared_sandbox["sandbox"], shared_sandbox["product"], shared_sandbox["fhir"]
+    patient_id = _patient_id(fhir)
+    patient = requests.get(f"{fhir}/Patient/{patient_id}", timeout=10).json()
+    with requests.Session() as browser:
+        *_, picker = browse(browser, "GET", f"{product}/app/standalone?iss={sandbox_base}/fhir")
+        assert urlsplit(picker.url).path == "/auth/authorize", picker.url
+        assert "Choose a patient" in picker.text
+        assert f'name="patient" value="{patient_id}"' in picker.text
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', picker.text))
+        choice = urlencode({**{k: html.unescape(v) for k, v in fields.items()}, "patient": patient_id})
+        *_, dashboard = browse(browser, "GET", f"{sandbox_base}/auth/authorize?{choice}")
+    assert re.fullmatch(rf"{re.escape(product)}/app/c/[^/]+/", dashboard.url), dashboard.url
+    assert html.escape(_display_name(patient)) in dashboard.text
+    assert patient["birthDate"] in dashboard.text

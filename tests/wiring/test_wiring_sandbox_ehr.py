@@ -12,8 +12,9 @@ import pytest
 import responses
 from flask import Flask, jsonify
 
-from sandbox import ehr
+from sandbox import ehr, scenarios
 from sandbox.keys import SigningKey
+from sandbox.loader import PATIENTS_DIR
 from sandbox.runner import SandboxPorts, create_sandbox_app, product_settings
 
 FHIR = "http://fhir.test/fhir"
@@ -84,6 +85,9 @@ def mocked():
             json={"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": PATIENT}]},
         )
         mock.get(f"{FHIR}/Observation", json={"resourceType": "Bundle", "type": "searchset", "total": 0})
+        mock.get(
+            f"{FHIR}/MedicationRequest", json={"resourceType": "Bundle", "type": "searchset", "total": 0}
+        )
         mock.get(f"{PRODUCT}/cds-services", json={"services": [SERVICE]})
         mock.post(f"{PRODUCT}/cds-services/{SERVICE['id']}", json={"cards": [CARD]})
         mock.post(f"{PRODUCT}/cds-services/{SERVICE['id']}/feedback", body="")
@@ -112,20 +116,20 @@ def test_index_names_each_synthetic_patient_by_its_scenario_and_description(clie
     scenario = {
         **PATIENT,
         "id": "p2",
-        "identifier": [{"system": ehr.SCENARIO_SYSTEM, "value": "hbsag_positive"}],
+        "identifier": [{"system": scenarios.SCENARIO_SYSTEM, "value": "hbsag_positive"}],
     }
     entries = [{"resource": PATIENT}, {"resource": scenario}]
     mocked.replace(responses.GET, f"{FHIR}/Patient", json={"resourceType": "Bundle", "entry": entries})
     page = client.get("/").get_data(as_text=True)
-    description = json.loads((ehr.PATIENTS_DIR / "hbsag_positive.expected.json").read_text())["description"]
+    description = json.loads((PATIENTS_DIR / "hbsag_positive.expected.json").read_text())["description"]
     assert "<code>hbsag_positive</code>" in page
     assert html.escape(description) in page
     assert page.index("/patients/p2") < page.index("/patients/p1")  # scenarios first, by name
 
 
 def test_scenario_description_is_read_only_for_plain_scenario_names():
-    assert ehr.scenario_description("../../etc/passwd") == ""
-    assert ehr.scenario_description("no_such_scenario") == ""
+    assert scenarios.scenario_description("../../etc/passwd") == ""
+    assert scenarios.scenario_description("no_such_scenario") == ""
 
 
 def test_jwks_serves_the_public_key_only(client, key):
@@ -213,6 +217,50 @@ def test_dismissing_with_an_override_reason_sends_it(client, mocked):
     assert item["overrideReason"] == {"reason": reason, "userComment": "discussed"}
 
 
+def test_dismiss_form_preselects_no_override_reason(client, mocked):
+    """A preselected reason would be sent as the clinician's choice when they just click Dismiss."""
+    page = client.post("/patients/p1/patient-view").get_data(as_text=True)
+    start = page.index('<select name="override_reason">')
+    select = page[start : page.index("</select>", start)]
+    options = re.findall(r"<option[^>]*>[^<]*</option>", select)
+    assert options[0] == '<option value="" selected>No reason given</option>'
+    assert [o for o in options if "selected" in o] == [options[0]]
+    assert len(options) == 1 + len(CARD["overrideReasons"])
+
+
+def test_dismissing_without_choosing_a_reason_sends_no_override_reason(client, mocked):
+    client.post(
+        "/feedback",
+        data={
+            "service_id": SERVICE["id"],
+            "card_uuid": CARD["uuid"],
+            "outcome": "overridden",
+            "override_reason": "",
+            "override_comment": "",
+            "patient_id": "p1",
+        },
+    )
+    (item,) = json.loads(mocked.calls[-1].request.body)["feedback"]
+    assert item["outcome"] == "overridden"
+    assert "overrideReason" not in item
+
+
+def test_dismissing_with_only_a_comment_sends_the_comment_without_a_reason(client, mocked):
+    client.post(
+        "/feedback",
+        data={
+            "service_id": SERVICE["id"],
+            "card_uuid": CARD["uuid"],
+            "outcome": "overridden",
+            "override_reason": "",
+            "override_comment": "seen by dermatology",
+            "patient_id": "p1",
+        },
+    )
+    (item,) = json.loads(mocked.calls[-1].request.body)["feedback"]
+    assert item["overrideReason"] == {"userComment": "seen by dermatology"}
+
+
 def test_feedback_rejects_an_unknown_outcome(client, mocked):
     assert (
         client.post("/feedback", data={"service_id": "x", "card_uuid": "y", "outcome": "maybe"}).status_code
@@ -240,6 +288,90 @@ def test_order_sign_sends_a_draft_medication_request_for_the_chosen_product(clie
     assert order["medicationCodeableConcept"]["coding"][0]["code"] == choice["code"]
     assert order["dosageInstruction"][0]["timing"]["repeat"]["frequency"] == 1
     assert "No cards." in page
+
+
+# --- a scenario whose point is a draft order ---------------------------------------------------
+
+SCENARIO_WITH_DRAFT = "adolescent_14y_baricitinib_proposed"
+DRAFT_ON_FILE = {
+    "resourceType": "MedicationRequest",
+    "id": "mr-draft",
+    "status": "draft",
+    "intent": "order",
+    "subject": {"reference": "Patient/p1"},
+    "medicationCodeableConcept": {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "2047241"}],
+        "text": "baricitinib 2 MG Oral Tablet",
+    },
+    "dosageInstruction": [{"text": "2 mg by mouth once daily"}],
+}
+
+
+def scenario_patient(mocked, scenario: str) -> None:
+    """Patient/p1 is the synthetic patient of `scenario`."""
+    identifier = [{"system": scenarios.SCENARIO_SYSTEM, "value": scenario}]
+    patient = {**PATIENT, "identifier": identifier}
+    mocked.replace(responses.GET, f"{FHIR}/Patient/p1", json=patient)
+    mocked.replace(
+        responses.GET, f"{FHIR}/Patient", json={"resourceType": "Bundle", "entry": [{"resource": patient}]}
+    )
+
+
+def orders_on_file(mocked, *orders: dict) -> None:
+    bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": o} for o in orders]}
+    mocked.replace(responses.GET, f"{FHIR}/MedicationRequest", json=bundle)
+
+
+def test_index_says_which_scenarios_show_their_result_at_order_sign(client, mocked):
+    scenario_patient(mocked, SCENARIO_WITH_DRAFT)
+    assert "Shown at order-sign" in client.get("/").get_data(as_text=True)
+    scenario_patient(mocked, "hbsag_positive")  # no draft order: its result is in patient-view
+    assert "Shown at order-sign" not in client.get("/").get_data(as_text=True)
+
+
+def test_chart_of_a_scenario_with_a_draft_order_says_its_result_appears_at_order_sign(client, mocked):
+    scenario_patient(mocked, SCENARIO_WITH_DRAFT)
+    orders_on_file(mocked, DRAFT_ON_FILE)
+    page = client.get("/patients/p1").get_data(as_text=True)
+    assert html.escape(scenarios.scenario_description(SCENARIO_WITH_DRAFT)) in page
+    assert "This scenario's result appears at <strong>order-sign</strong>" in page
+    assert "baricitinib 2 MG Oral Tablet, 2 mg by mouth once daily" in page
+    assert """name="drafts" value="on-file">Sign this scenario's draft order""" in page
+    search = next(c for c in mocked.calls if "/MedicationRequest?" in c.request.url)
+    assert parse_qs(urlsplit(search.request.url).query) == {"patient": ["p1"], "status": ["draft"]}
+
+
+def test_chart_without_a_draft_order_on_file_offers_no_one_click_signing(client, mocked):
+    scenario_patient(mocked, "hbsag_positive")
+    page = client.get("/patients/p1").get_data(as_text=True)
+    assert 'value="on-file"' not in page
+    assert "result appears at" not in page
+
+
+def test_an_active_order_is_never_offered_as_the_draft_to_sign(client, mocked):
+    """A server that ignores `status=draft` returns every order; only drafts are signed."""
+    orders_on_file(mocked, {**DRAFT_ON_FILE, "status": "active"})
+    assert 'value="on-file"' not in client.get("/patients/p1").get_data(as_text=True)
+
+
+def test_signing_the_draft_order_on_file_sends_it_as_is_at_order_sign(client, mocked):
+    orders_on_file(mocked, DRAFT_ON_FILE)
+    mocked.replace(
+        responses.GET,
+        f"{PRODUCT}/cds-services",
+        json={"services": [dict(SERVICE, id="jak-order", hook="order-sign")]},
+    )
+    mocked.post(f"{PRODUCT}/cds-services/jak-order", json={"cards": [CARD]})
+    page = client.post("/patients/p1/order-sign", data={"drafts": "on-file"}).get_data(as_text=True)
+    call = next(c for c in mocked.calls if c.request.url.endswith("/cds-services/jak-order"))
+    body = json.loads(call.request.body)
+    assert body["hook"] == "order-sign"
+    assert body["context"]["draftOrders"]["entry"] == [{"resource": DRAFT_ON_FILE}]
+    assert CARD["summary"] in page
+
+
+def test_signing_draft_orders_on_file_when_there_are_none_is_refused(client, mocked):
+    assert client.post("/patients/p1/order-sign", data={"drafts": "on-file"}).status_code == 400
 
 
 def test_order_choices_come_from_the_knowledge_file_and_exclude_topicals_and_brands():

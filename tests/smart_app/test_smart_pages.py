@@ -303,3 +303,9 @@ def test_print_view_names_the_diagnosis_with_its_codes_icd10_first(tmp_path, rsp
     client = app.test_client()
     body = client.get(Launcher(client, ehr).launch() + "print").get_data(as_text=True)
     assert "Alopecia areata, unspecified (ICD-10-CM L63.9, SNOMED CT 68225006)" in body
+
+
+def test_pages_name_an_icon_the_app_serves(launcher: Launcher, client):
+    body = client.get(launcher.launch()).get_data(as_text=True)
+    href = re.search(r'<link rel="icon" href="([^"]+)"', body)
+    assert href is not None and client.get(href.group(1)).status_code == 200

@@ -1,4 +1,5 @@
-"""CDS Hooks 2.0 service: discovery, the three AA-JAK services, feedback.
+"""CDS Hooks 2.0 service: discovery, the three AA-JAK services, feedback, and the finding
+catalogue page that cards link to (`cds_hooks.docs`).
 
 Public API: `init_app(app)` registers the blueprint; `feedback_report_text()`
 renders the feedback statistics for `aa-jak feedback-report`.
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 def init_app(app: Flask) -> None:
     """Build the registry from the knowledge file, set up JWT checks and CORS, mount the blueprint."""
+    from cds_hooks import docs
     from cds_hooks import engine as engine_module
     from cds_hooks.auth import Authenticator, JwksCache
     from cds_hooks.openapi import openapi_document
@@ -48,6 +50,9 @@ def init_app(app: Flask) -> None:
     if not settings.dev_mode and not settings.public_base_url.lower().startswith("https://"):
         # CDS Hooks allows every endpoint only over TLS (F1); the JWT `aud` is built from this URL.
         log.warning("cds_hooks: public_base_url is not https; CDS clients must reach the service over TLS")
+    if not docs.catalogue_available():
+        # Cards whose sources have no URL link to this page (D3, D7): those links would be dead.
+        log.warning("cds_hooks: %s is missing, so %s answers 404", docs.CATALOGUE, docs.FINDINGS_PATH)
     # CORS for browser clients such as the CDS Hooks Sandbox (F8, K2): allow-listed origins only.
     CORS(
         app,
@@ -58,6 +63,7 @@ def init_app(app: Flask) -> None:
         supports_credentials=False,
     )
     app.register_blueprint(bp)
+    app.register_blueprint(docs.bp)
 
 
 def _version() -> str:

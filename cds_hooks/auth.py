@@ -6,7 +6,9 @@
   is accepted only if the issuer lists it in `allowed_jku`, and is fetched only
   then (never an arbitrary URL).
 - `alg` is one of `settings.cds_algorithms`, and never `none` or an HMAC alg.
-- `kid` and `typ` (JWT) are required; `iss`, `aud`, `exp`, `iat`, `jti` too.
+- `kid` and `typ` (JWT) are required; `iss`, `aud`, `exp`, `iat`, `jti` too, `exp` and
+  `iat` as JSON numbers (RFC 7519 NumericDate). The auth scheme is case-insensitive
+  (`bearer` too, RFC 7235).
 - `aud` must equal the URL called, built from `settings.public_base_url`
   (never from the Host header).
 - `jti` is remembered in shared storage until `exp` (replay protection across replicas).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -84,6 +87,13 @@ class JwksCache:
         return parsed.get(kid)
 
 
+def _is_numeric_date(value: Any) -> bool:
+    """RFC 7519 NumericDate: a JSON number (not a string, not a boolean), finite."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def _key_fits(key: jwt.PyJWK, alg: str) -> bool:
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -121,14 +131,18 @@ class Authenticator:
 
     def authenticate(self, authorization: str | None, audience: str, now: datetime | None = None) -> Client:
         now = now or datetime.now(UTC)
-        if not authorization or not authorization.startswith("Bearer "):
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("no bearer token")
-        token = authorization.removeprefix("Bearer ").strip()
+        token = token.strip()
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             raise Unauthorized("malformed JWT") from None
+        if not all(_is_numeric_date(unverified.get(claim)) for claim in ("exp", "iat")):
+            # PyJWT takes "123" (int() of it) and fails on 1e400; the lifetime checks need numbers.
+            raise Unauthorized("exp or iat missing or not a number")
         alg, kid, typ = header.get("alg"), header.get("kid"), header.get("typ")
         if alg not in self._algorithms:
             raise Unauthorized(f"algorithm {alg!r} not accepted")
@@ -177,7 +191,7 @@ class Authenticator:
             raise Unauthorized("aud mismatch")
         iat, exp = claims["iat"], claims["exp"]
         stamp = now.timestamp()
-        if not isinstance(iat, int | float) or iat > stamp + leeway:
+        if iat > stamp + leeway:
             raise Unauthorized("iat in the future")
         if exp - iat > self._settings.cds_jwt_max_lifetime_s:
             raise Unauthorized("token lifetime too long")

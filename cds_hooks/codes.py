@@ -16,6 +16,11 @@ from cds_hooks.models import Coding, OverrideReasonCoding
 # (`urn:aa-jak:fhir:CodeSystem:aa-severity`) until the project publishes a canonical URL.
 OVERRIDE_REASON_SYSTEM = "urn:aa-jak:fhir:CodeSystem:cds-override-reason"
 FINDING_SYSTEM = "urn:aa-jak:fhir:CodeSystem:finding"
+# Topics of cards that are not one finding's; the finding system's codes are finding ids only.
+CARD_TOPIC_SYSTEM = "urn:aa-jak:fhir:CodeSystem:card-topic"
+MINOR_FINDINGS_TOPIC = Coding(
+    system=CARD_TOPIC_SYSTEM, code="minor-findings", display="Several minor findings on one card"
+)
 
 OVERRIDE_REASONS: tuple[tuple[str, str, str], ...] = (
     (

@@ -21,9 +21,10 @@ from functools import partial
 from typing import Any
 
 from cds_hooks.errors import BadRequest, PreconditionFailed
-from cds_hooks.request import HookRequest
+from cds_hooks.request import FHIR_ID, HookRequest
 from clinical_core.extract import medication_key
 from clinical_core.rules.common import ACTIVE_ORDER_STATUSES
+from fhir_access.bundles import bundle_resources, next_link
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
@@ -62,22 +63,10 @@ def render_template(template: str, context: Mapping[str, Any]) -> str:
     return _TOKEN.sub(fill, template)
 
 
-def _bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for entry in bundle.get("entry") or ():
-        if not isinstance(entry, dict):
-            continue
-        resource = entry.get("resource")
-        if not isinstance(resource, dict) or resource.get("resourceType") == "OperationOutcome":
-            continue
-        if (entry.get("search") or {}).get("mode") == "outcome":
-            continue
-        out.append(resource)
-    return out
-
-
-def _has_next(bundle: Mapping[str, Any]) -> bool:
-    return any(isinstance(link, dict) and link.get("relation") == "next" for link in bundle.get("link") or ())
+def _bundle_resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """A prefetched Bundle's data (`parse_hook_request` checked its shape): an OperationOutcome
+    entry reports on the search whatever its `search.mode`, so it is left out too."""
+    return [r for r in bundle_resources(bundle) if r["resourceType"] != "OperationOutcome"]
 
 
 def _dedupe(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -123,7 +112,7 @@ def collect(
             to_search[key] = render_template(template, request.context)
         elif value["resourceType"] == "Bundle":
             results[key] = _bundle_resources(value)
-            if _has_next(value):
+            if next_link(value) is not None:
                 to_continue[key] = value
         else:
             results[key] = [value]
@@ -142,7 +131,6 @@ def collect(
     return results
 
 
-_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _NOT_IN_REQUEST = "not contained, prefetched or in draftOrders"
 _PAST = "past medication"
 # Past medications whose reads fail on their own, after which every past read still pending is
@@ -208,7 +196,8 @@ def _role(resource: dict[str, Any]) -> str:
     # An active or on-hold order (as the core reads it) is what the patient takes now: the rules must
     # know its medication (interactions, current dose). Other statuses are history; an unresolved one
     # is fetched when possible and otherwise listed by the core as uninterpretable.
-    return "current medication" if resource.get("status") in ACTIVE_ORDER_STATUSES else _PAST
+    status = resource.get("status")
+    return "current medication" if isinstance(status, str) and status in ACTIVE_ORDER_STATUSES else _PAST
 
 
 def _wanted(resource: dict[str, Any], role: str, known: set[str], base: str | None) -> _Wanted | None:
@@ -253,7 +242,7 @@ def _wanted(resource: dict[str, Any], role: str, known: set[str], base: str | No
 def _name(resource: dict[str, Any]) -> str:
     rid = resource.get("id")
     kind = str(resource.get("resourceType"))
-    return f"{kind}/{rid}" if isinstance(rid, str) and _FHIR_ID.fullmatch(rid) else f"a {kind}"
+    return f"{kind}/{rid}" if isinstance(rid, str) and FHIR_ID.fullmatch(rid) else f"a {kind}"
 
 
 def _unresolved(items: list[_Wanted], why: str, kind: str) -> PreconditionFailed:

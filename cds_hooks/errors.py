@@ -1,16 +1,18 @@
 """Typed errors of the CDS Hooks service, mapped to HTTP responses in one place.
 
-Every non-2xx answer carries a FHIR OperationOutcome (checklist G2, a 3.0
-SHOULD adopted now). Messages never contain tokens, patient data or stack
-traces (G3); 401 carries no detail at all (F7).
+Every non-2xx answer under `/cds-services` carries a FHIR OperationOutcome
+(checklist G2, a 3.0 SHOULD adopted now), those of Flask's routing included
+(no such path, a method the URL does not take). Messages never contain tokens,
+patient data or stack traces (G3); 401 carries no detail at all (F7).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -97,23 +99,31 @@ def _handle_cds_error(error: CdsError) -> Response:
     return error_response(error)
 
 
-def _handle_http_exception(error: HTTPException) -> Response:
-    mapped: CdsError
-    code = error.code or 500
-    if code == 413:
-        mapped = PayloadTooLarge("request body too large")
-    elif code == 400:
-        mapped = BadRequest("malformed request")
-    elif code == 404:
-        mapped = NotFound("not found")
-    elif code == 405:
-        mapped = MethodNotAllowed(
-            "method not allowed", allow=", ".join(getattr(error, "valid_methods", []) or [])
-        )
-    else:
-        mapped = CdsError(error.name)
-        mapped.status = code
-    return _handle_cds_error(mapped)
+def _http_exception_handler(
+    allowed_methods: Callable[[str], str],
+) -> Callable[[HTTPException], Response | HTTPException]:
+    def handle(error: HTTPException) -> Response | HTTPException:
+        path = request.path
+        if path != "/cds-services" and not path.startswith("/cds-services/"):
+            return error  # the rest of the app keeps Flask's own answers
+        mapped: CdsError
+        code = error.code or 500
+        if code == 413:
+            mapped = PayloadTooLarge("request body too large")
+        elif code == 400:
+            mapped = BadRequest("malformed request")
+        elif code == 404:
+            mapped = NotFound("not found")
+        elif code == 405:
+            # Not the routing's list: it would name the methods of every rule matching the path.
+            allow = allowed_methods(path)
+            mapped = MethodNotAllowed(f"{request.method} is not allowed here; use {allow}", allow=allow)
+        else:
+            mapped = CdsError(error.name)
+            mapped.status = code
+        return _handle_cds_error(mapped)
+
+    return handle
 
 
 def _handle_unexpected(error: Exception) -> Response:
@@ -122,7 +132,12 @@ def _handle_unexpected(error: Exception) -> Response:
     return _handle_cds_error(CdsError("internal error"))
 
 
-def register_error_handlers(bp: Blueprint) -> None:
+def register_error_handlers(bp: Blueprint, allowed_methods: Callable[[str], str]) -> None:
+    """`allowed_methods(path)` gives the Allow header of a 405 at a CDS URL.
+
+    HTTP errors are handled app-wide (for CDS paths only): the routing raises its 404s and 405s
+    before a view, and so a blueprint, is chosen.
+    """
     bp.register_error_handler(CdsError, _handle_cds_error)
-    bp.register_error_handler(HTTPException, _handle_http_exception)
+    bp.app_errorhandler(HTTPException)(_http_exception_handler(allowed_methods))
     bp.register_error_handler(Exception, _handle_unexpected)

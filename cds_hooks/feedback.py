@@ -8,6 +8,7 @@ reported several times, E3).
 
 from __future__ import annotations
 
+import re
 import uuid as uuid_mod
 from datetime import UTC, datetime
 from typing import Any
@@ -16,18 +17,24 @@ from cds_hooks.codes import override_display
 from cds_hooks.errors import BadRequest
 
 OUTCOMES = ("accepted", "overridden")
+# RFC 3339 §5.6 `date-time`, offset required; "T" and "Z" may be lower case (its §5.6 note).
+# datetime.fromisoformat alone is ISO 8601-lenient (week dates, basic format, no offset).
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
 
 
 def _timestamp(value: Any, where: str) -> datetime:
-    if not isinstance(value, str) or "T" not in value.upper():  # RFC 3339 allows a lower-case "t"
-        raise BadRequest(f"{where}.outcomeTimestamp must be an RFC 3339 date-time")
+    """An RFC 3339 date-time with its offset (E2), in UTC; calendar ranges are datetime's checks."""
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise BadRequest(f"{where}.outcomeTimestamp must be an RFC 3339 date-time with an offset")
     try:
-        parsed = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
-        raise BadRequest(f"{where}.outcomeTimestamp must be an RFC 3339 date-time") from None
-    if parsed.tzinfo is None:
-        raise BadRequest(f"{where}.outcomeTimestamp needs a time zone (UTC)")
-    return parsed.astimezone(UTC)
+        return datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except ValueError:  # a day, hour or second out of range
+        raise BadRequest(f"{where}.outcomeTimestamp must be an RFC 3339 date-time with an offset") from None
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise BadRequest(f"{where}.outcomeTimestamp is out of range once in UTC (years 1 to 9999)") from None
 
 
 def _card_uuid(value: Any, where: str) -> str:
@@ -119,6 +126,12 @@ def _override(item: dict[str, Any], outcome: str, where: str) -> tuple[str | Non
         or not isinstance(reason.get("system"), str)
     ):
         raise BadRequest(f"{where}.overrideReason.reason must be a Coding with code and system")
+    from storage import OVERRIDE_CODE_MAX_LENGTH
+
+    if len(reason["code"]) > OVERRIDE_CODE_MAX_LENGTH:
+        raise BadRequest(
+            f"{where}.overrideReason.reason.code is longer than {OVERRIDE_CODE_MAX_LENGTH} characters"
+        )
     display = reason.get("display") if isinstance(reason.get("display"), str) else None
     return reason["code"], reason["system"], display, comment
 

@@ -3,7 +3,8 @@
 Spec: https://cds-hooks.hl7.org/2.0/ . Every model is serialised with
 `to_json()` (exclude_none), and no optional list defaults to `[]`, so a
 response never carries `null`, `""`, `[]` or `{}` (checklist A6) except
-`"cards": []`. Spec invariants are enforced by raising `ValueError` in
+`"cards": []`, nor inside an action's FHIR resource, which must also be valid
+R4 (fhir.resources R4B). Spec invariants are enforced by raising `ValueError` in
 validators (never `assert`), so a bad card fails where it is built.
 """
 
@@ -14,10 +15,13 @@ import uuid as uuid_mod
 from enum import StrEnum
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cds_hooks.request import REFERENCE
+
 SUMMARY_MAX = 139  # "<140 characters" (checklist D2)
-_ABSOLUTE_URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
+_ABSOLUTE_URL = re.compile(r"https?://[^\s/]+\S*", re.IGNORECASE)  # with fullmatch: no whitespace
 
 
 def _non_empty(value: Any, what: str) -> Any:
@@ -26,6 +30,19 @@ def _non_empty(value: Any, what: str) -> Any:
     if isinstance(value, str | list | dict | tuple) and len(value) == 0:
         raise ValueError(f"{what} must not be empty (CDS Hooks: absent optional values are omitted)")
     return value
+
+
+def _empty_at(value: Any, path: str = "$") -> str | None:
+    """Where the first `null`, `""`, `[]` or `{}` is in `value` (A6), or None."""
+    if value is None or (isinstance(value, str | list | dict) and not value):
+        return path
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    return next((found for key, item in items if (found := _empty_at(item, f"{path}.{key}"))), None)
 
 
 def _check_uuid(value: str | None) -> str | None:
@@ -98,7 +115,7 @@ class Source(_Model):
     @field_validator("url", "icon")
     @classmethod
     def _absolute(cls, value: str | None) -> str | None:
-        if value is not None and not _ABSOLUTE_URL.match(value):
+        if value is not None and not _ABSOLUTE_URL.fullmatch(value):
             raise ValueError("source url/icon must be an absolute URL")
         return value
 
@@ -107,7 +124,9 @@ class Action(_Model):
     """A suggested change (spec §Action, D5).
 
     `create` carries a new resource; `update` the whole resource; `delete`
-    names the resource by `resourceId` (relative reference).
+    names the resource by `resourceId` (relative reference). A resource may be
+    built from request data (a draft order, a current order's medication): it
+    must be valid R4 with no null or empty value, else the action is refused.
     """
 
     type: ActionType
@@ -120,7 +139,11 @@ class Action(_Model):
         if self.type in (ActionType.CREATE, ActionType.UPDATE, "create", "update"):
             if not self.resource or "resourceType" not in self.resource:
                 raise ValueError(f"{self.type} action needs a FHIR resource")
-        elif not self.resourceId or "/" not in self.resourceId:
+            if path := _empty_at(self.resource):
+                raise ValueError(f"{self.type} action resource has a null or empty value at {path}")
+            # Raises ValueError (pydantic's ValidationError is one) for an invalid or unknown resource.
+            get_fhir_model_class(str(self.resource["resourceType"])).model_validate(self.resource)
+        elif not self.resourceId or not REFERENCE.fullmatch(self.resourceId):
             raise ValueError("delete action needs resourceId as a relative reference (Type/id)")
         return self
 
@@ -150,7 +173,7 @@ class Link(_Model):
 
     @model_validator(mode="after")
     def _smart_only(self) -> Link:
-        if not _ABSOLUTE_URL.match(self.url):
+        if not _ABSOLUTE_URL.fullmatch(self.url):
             raise ValueError("link url must be absolute")
         if self.appContext is not None and self.type not in (LinkType.SMART, "smart"):
             raise ValueError("appContext is only allowed on smart links")

@@ -9,8 +9,13 @@ from the clinical core. This module decides presentation:
   override reasons;
 - suggestions carry FHIR resources: a draft ServiceRequest (LOINC-coded) to
   order a test, the whole draft MedicationRequest with a new dosage to change
-  a dose, a `delete` of the draft to stop it;
-- links: a SMART launch of the app focused on the finding, and the source.
+  a dose, a `delete` of the draft to stop it. A resource built from the
+  request's data that is not valid R4 (or holds a null or empty value) gives
+  no suggestion; the card stays;
+- source and links: every card has a `source` with label, absolute URL and
+  topic, a SMART launch of the app focused on the finding, and an absolute link
+  to the source: the first cited source with a URL, else the finding's entry in
+  the product's finding catalogue (`cds_hooks.docs`).
 """
 
 from __future__ import annotations
@@ -23,12 +28,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from cds_hooks.codes import finding_topic, override_reasons
+from pydantic import ValidationError
+
+from cds_hooks.codes import MINOR_FINDINGS_TOPIC, finding_topic, override_reasons
+from cds_hooks.docs import findings_url
 from cds_hooks.models import (
     SUMMARY_MAX,
     Action,
     ActionType,
     Card,
+    Coding,
     Indicator,
     Link,
     LinkType,
@@ -130,7 +139,7 @@ def _card(finding: Finding, ctx: RenderContext) -> Card:
         summary=finding.summary,
         detail=_detail(finding),
         indicator=Indicator(indicator.value),
-        source=_source(finding),
+        source=_source([finding], ctx, finding_topic(finding.id, _value(finding.category))),
         suggestions=tuple(suggestions) or None,
         selectionBehavior=_behaviour(suggestions, exclusive),
         overrideReasons=override_reasons() if indicator is not Severity.INFO else None,
@@ -148,13 +157,12 @@ def _group_card(findings: list[Finding], ctx: RenderContext) -> Card:
     summary = _truncate(
         f"{len(findings)} further notes: " + "; ".join(f.summary.rstrip(".") for f in findings)
     )
-    first_cited = next((f for f in findings if f.citations), None)
     return Card(
         uuid=ctx.new_uuid(),
         summary=summary,
         detail=parts,
         indicator=Indicator.INFO,
-        source=_source(first_cited, topic=False) if first_cited else Source(label=PRODUCT_LABEL),
+        source=_source(findings, ctx, MINOR_FINDINGS_TOPIC),
         suggestions=tuple(suggestions) or None,
         selectionBehavior=SelectionBehavior.ANY if suggestions else None,
         links=tuple(_links(findings, ctx)),
@@ -171,14 +179,19 @@ def _truncate(text: str) -> str:
     return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1].rstrip() + "…"
 
 
-def _source(finding: Finding, *, topic: bool = True) -> Source:
-    citation = next((c for c in finding.citations if c.url and _absolute(c.url)), None)
-    citation = citation or (finding.citations[0] if finding.citations else None)
-    return Source(
-        label=citation.label if citation else PRODUCT_LABEL,
-        url=citation.url if citation and citation.url and _absolute(citation.url) else None,
-        topic=finding_topic(finding.id, _value(finding.category)) if topic else None,
-    )
+def _source(findings: list[Finding], ctx: RenderContext, topic: Coding) -> Source:
+    label, url = _source_link(findings, ctx)
+    return Source(label=label, url=url, topic=topic)
+
+
+def _source_link(findings: list[Finding], ctx: RenderContext) -> tuple[str, str]:
+    """(label, absolute URL) of the first cited source with a URL; else the product's catalogue,
+    at the finding's entry for a one-finding card (D3, D7)."""
+    for finding in findings:
+        for citation in finding.citations:
+            if citation.url and _absolute(citation.url):
+                return citation.label, citation.url
+    return PRODUCT_LABEL, findings_url(ctx.public_base_url, findings[0].id if len(findings) == 1 else None)
 
 
 def _absolute(url: str) -> bool:
@@ -235,9 +248,8 @@ def _links(findings: list[Finding], ctx: RenderContext) -> list[Link]:
             appContext=json.dumps(app_context, separators=(",", ":")),
         )
     ]
-    cited = next((c for f in findings for c in f.citations if c.url and _absolute(c.url)), None)
-    if cited is not None and cited.url:
-        links.append(Link(label=_truncate_label(cited.label), url=cited.url, type=LinkType.ABSOLUTE))
+    label, url = _source_link(findings, ctx)
+    links.append(Link(label=_truncate_label(label), url=url, type=LinkType.ABSOLUTE))
     return links
 
 
@@ -371,11 +383,7 @@ def _change_dose(action: CoreAction, finding: Finding, ctx: RenderContext) -> Su
     if target in ctx.drafts:
         draft = copy.deepcopy(ctx.drafts[target])
         draft["dosageInstruction"] = [_dosage(action, draft.get("dosageInstruction"))]
-        return Suggestion(
-            label=action.label,
-            uuid=ctx.new_uuid(),
-            actions=(Action(type=ActionType.UPDATE, description=action.label, resource=draft),),
-        )
+        return _resource_suggestion(action.label, ActionType.UPDATE, draft, ctx)
     active = ctx.known.get(target or "")
     if active is None or active.get("resourceType") != "MedicationRequest":
         return None
@@ -399,11 +407,20 @@ def _change_dose(action: CoreAction, finding: Finding, ctx: RenderContext) -> Su
         return None
     if ctx.user_id and ctx.user_id.startswith(("Practitioner/", "PractitionerRole/")):
         new["requester"] = {"reference": ctx.user_id}
-    return Suggestion(
-        label=action.label,
-        uuid=ctx.new_uuid(),
-        actions=(Action(type=ActionType.CREATE, description=action.label, resource=new),),
-    )
+    return _resource_suggestion(action.label, ActionType.CREATE, new, ctx)
+
+
+def _resource_suggestion(
+    label: str, kind: ActionType, resource: dict[str, Any], ctx: RenderContext
+) -> Suggestion | None:
+    """A suggestion to create or update `resource`, which holds the request's data (the draft as
+    sent, a current order's medication and route); None when the action model refuses it (not
+    valid R4, or a null or empty value): the clinician gets no action rather than a broken one."""
+    try:
+        change = Action(type=kind, description=label, resource=resource)
+    except ValidationError:
+        return None
+    return Suggestion(label=label, uuid=ctx.new_uuid(), actions=(change,))
 
 
 def as_of_today(frozen: str | None) -> date:

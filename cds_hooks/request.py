@@ -9,15 +9,20 @@ accepted (A8); `extension` must be an object (A7).
 from __future__ import annotations
 
 import json
+import math
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from cds_hooks.errors import BadRequest
+from fhir_access.bundles import bundle_problem
 
-FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-REFERENCE = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+# Used with fullmatch: `$` would also match before a trailing newline.
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]+")
+REFERENCE = re.compile(rf"{RESOURCE_TYPE.pattern}/{FHIR_ID.pattern}")
 # Request resource types that exist in DSTU2/STU3 or R5 but not in R4 (B4: accept R4 only).
 NON_R4_TYPES = frozenset(
     {
@@ -108,7 +113,7 @@ def parse_hook_request(body: Any, expected_hook: str) -> HookRequest:
     hook = _string(body, "hook")
     if hook != expected_hook:
         raise BadRequest(f"hook '{hook}' is not the hook of this service ({expected_hook})")
-    hook_instance = _string(body, "hookInstance")
+    hook_instance = _hook_instance(body.get("hookInstance"))
     context = body.get("context")
     if not isinstance(context, dict):
         raise BadRequest("context is required and must be an object")
@@ -119,8 +124,7 @@ def parse_hook_request(body: Any, expected_hook: str) -> HookRequest:
     if prefetch is not None and not isinstance(prefetch, dict):
         raise BadRequest("prefetch must be an object")
     for key, value in (prefetch or {}).items():
-        if value is not None and not (isinstance(value, dict) and isinstance(value.get("resourceType"), str)):
-            raise BadRequest(f"prefetch.{key} must be a FHIR resource or null")
+        _check_prefetch_value(key, value)
 
     fhir_server = body.get("fhirServer")
     if fhir_server is not None:
@@ -139,16 +143,41 @@ def parse_hook_request(body: Any, expected_hook: str) -> HookRequest:
     return HookRequest(hook, hook_instance, context, prefetch, fhir_server, authorization)
 
 
+def _hook_instance(value: Any) -> str:
+    """B1: a UUID, in its canonical 8-4-4-4-12 form (any case). Stored in the audit trail and
+    with each card issued, so free text (possibly PHI) or an unbounded value never gets there."""
+    if not isinstance(value, str) or not value:
+        raise BadRequest("hookInstance is required and must be a non-empty string")
+    try:
+        canonical = str(uuid.UUID(value))
+    except ValueError:
+        canonical = ""
+    if canonical != value.lower():
+        raise BadRequest("hookInstance must be a UUID (8-4-4-4-12 hexadecimal digits)")
+    return value
+
+
+def _check_prefetch_value(key: str, value: Any) -> None:
+    """A FHIR resource or null (C3); a Bundle must be readable whole (C4): a malformed one is
+    refused like any other malformed member, never read in part."""
+    if value is None:
+        return
+    if not (isinstance(value, dict) and isinstance(value.get("resourceType"), str)):
+        raise BadRequest(f"prefetch.{key} must be a FHIR resource or null")
+    if value["resourceType"] == "Bundle" and (problem := bundle_problem(value)):
+        raise BadRequest(f"prefetch.{key} is a malformed Bundle: {problem}")
+
+
 def _check_context(hook: str, context: dict[str, Any]) -> None:
     for name in REQUIRED_CONTEXT[hook]:
         if name not in context:
             raise BadRequest(f"context.{name} is required for {hook}")
-    if not isinstance(context["patientId"], str) or not FHIR_ID.match(context["patientId"]):
+    if not isinstance(context["patientId"], str) or not FHIR_ID.fullmatch(context["patientId"]):
         raise BadRequest("context.patientId must be a FHIR id")
-    if not isinstance(context["userId"], str) or not REFERENCE.match(context["userId"]):
+    if not isinstance(context["userId"], str) or not REFERENCE.fullmatch(context["userId"]):
         raise BadRequest("context.userId must be a relative reference such as Practitioner/123")
     encounter = context.get("encounterId")
-    if encounter is not None and (not isinstance(encounter, str) or not FHIR_ID.match(encounter)):
+    if encounter is not None and (not isinstance(encounter, str) or not FHIR_ID.fullmatch(encounter)):
         raise BadRequest("context.encounterId must be a FHIR id")
     if "draftOrders" in context:
         _check_draft_orders(context["draftOrders"])
@@ -168,8 +197,15 @@ def _check_draft_orders(bundle: Any) -> None:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             raise BadRequest("each draftOrders entry needs a resource")
+        if not RESOURCE_TYPE.fullmatch(resource["resourceType"]):
+            raise BadRequest("a draftOrders resourceType is not a FHIR resource type")
         if resource["resourceType"] in NON_R4_TYPES:
             raise BadRequest(f"{resource['resourceType']} is not FHIR R4; this service accepts R4 only")
+        # Cards name a draft by Type/id (a delete's resourceId, an update's resource): an id that
+        # is not a FHIR id could only give an invalid action, so the request is refused instead.
+        rid = resource.get("id")
+        if rid is not None and not (isinstance(rid, str) and FHIR_ID.fullmatch(rid)):
+            raise BadRequest("a draftOrders resource id is not a FHIR id (1-64 letters, digits, '-', '.')")
 
 
 def _fhir_authorization(value: Any) -> FhirAuthorization | None:
@@ -183,8 +219,13 @@ def _fhir_authorization(value: Any) -> FhirAuthorization | None:
     if value["token_type"].lower() != "bearer":
         raise BadRequest("fhirAuthorization.token_type must be Bearer")
     expires_in = value.get("expires_in")
-    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
-        raise BadRequest("fhirAuthorization.expires_in is required and must be a number")
+    # json.loads reads 1e400, Infinity and NaN as non-finite floats: no lifetime in seconds.
+    if (
+        isinstance(expires_in, bool)
+        or not isinstance(expires_in, int | float)
+        or (isinstance(expires_in, float) and not math.isfinite(expires_in))
+    ):
+        raise BadRequest("fhirAuthorization.expires_in is required and must be a finite number")
     patient = value.get("patient")
     return FhirAuthorization(
         access_token=value["access_token"],

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -24,22 +24,38 @@ from cds_hooks import metrics
 from cds_hooks.data import FhirSource, collect, resolve_medications
 from cds_hooks.errors import (
     BadRequest,
-    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    PreconditionFailed,
     UnsupportedMediaType,
     register_error_handlers,
 )
 from cds_hooks.feedback import parse_feedback
 from cds_hooks.models import CdsResponse, DiscoveryResponse
 from cds_hooks.render import RenderContext, as_of_today, render
-from cds_hooks.request import HookRequest, parse_hook_request, parse_json
+from cds_hooks.request import FHIR_ID, HookRequest, parse_hook_request, parse_json
 from cds_hooks.state import CdsHooksState
+from fhir_access.urls import BaseUrl
 
 log = logging.getLogger(__name__)
 bp = Blueprint("cds_hooks", __name__)
-register_error_handlers(bp)
-_OTHER_METHODS = ["PUT", "PATCH", "DELETE"]
+# Werkzeug would answer "//" in a path with a redirect to the merged path: an HTML body, not an
+# OperationOutcome (G2), and a client does not resend its POST body to it. Such a path is a 404.
+_RULE: dict[str, Any] = {"merge_slashes": False}
+
+
+def allowed_methods(path: str) -> str:
+    """The Allow header of a 405 at a CDS URL (RFC 9110 §15.5.6): the methods it answers.
+
+    Only the four URL shapes routed below can get a 405; a GET on a service URL is answered,
+    with 404 as peers do (G3), but is not listed.
+    """
+    if path in ("/cds-services", "/cds-services/openapi.json"):
+        return "GET, HEAD, OPTIONS"
+    return "POST, OPTIONS"  # a service, or its feedback
+
+
+register_error_handlers(bp, allowed_methods)
 
 
 def _state() -> CdsHooksState:
@@ -57,6 +73,11 @@ def _authenticate() -> None:
     if request.method == "OPTIONS" or request.endpoint == "cds_hooks.openapi":
         return  # CORS preflight carries no credentials (F8); the API description is public
     state = _state()
+    # Before the JWT check, so a call it refuses (401) is audited under its service too.
+    service = state.registry.get((request.view_args or {}).get("service_id", ""))
+    if service is not None:
+        g.cds_service_id = service.id
+        g.cds_hook = service.hook
     authorization = request.headers.get("Authorization")
     if state.settings.dev_mode and authorization is None:
         # Dev mode lets anonymous callers (curl, tests) in; a client that signs its calls, such
@@ -115,31 +136,33 @@ def _invocation_write(service_id: str, status: int, seconds: float) -> Callable[
 
 
 def _read_json() -> Any:
-    state = _state()
+    limit = _state().settings.cds_max_body_bytes
+    too_large = PayloadTooLarge(f"request body over {limit} bytes")
     length = request.content_length
-    if length is not None and length > state.settings.cds_max_body_bytes:
-        raise PayloadTooLarge(f"request body over {state.settings.cds_max_body_bytes} bytes")
+    if length is not None and length > limit:
+        raise too_large
     mimetype = request.mimetype or ""
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise UnsupportedMediaType("send the body as application/json")
-    return parse_json(request.get_data(cache=False))
+    # A body sent without Content-Length (chunked) is read up to the limit by Werkzeug, which
+    # stops there silently: one byte more tells a body that is too large from one that fits.
+    request.max_content_length = limit + 1
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise too_large
+    return parse_json(body)
 
 
 # ---------------------------------------------------------------- discovery
 
 
-@bp.get("/cds-services")
+@bp.get("/cds-services", **_RULE)
 def discovery() -> Response:
     services = tuple(s.describe() for s in _state().registry.services)
     return jsonify(DiscoveryResponse(services=services).to_json())
 
 
-@bp.route("/cds-services", methods=["POST", *_OTHER_METHODS], endpoint="discovery_other")
-def discovery_other() -> Response:
-    raise MethodNotAllowed("discovery is GET only", allow="GET, OPTIONS")
-
-
-@bp.get("/cds-services/openapi.json")
+@bp.get("/cds-services/openapi.json", **_RULE)
 def openapi() -> Response:
     return jsonify(_state().openapi)
 
@@ -147,14 +170,12 @@ def openapi() -> Response:
 # ---------------------------------------------------------------- services
 
 
-@bp.post("/cds-services/<service_id>")
+@bp.post("/cds-services/<service_id>", **_RULE)
 def invoke(service_id: str) -> Response:
     state = _state()
     service = state.registry.get(service_id)
     if service is None:
         raise NotFound(f"no CDS service '{service_id}'")
-    g.cds_service_id = service.id
-    g.cds_hook = service.hook
     hook_request = parse_hook_request(_read_json(), service.hook)
     g.cds_hook_instance = hook_request.hook_instance
     source, no_source_reason = _fhir_source(hook_request)
@@ -210,14 +231,21 @@ def invoke(service_id: str) -> Response:
 
 
 def _ref(resource: dict[str, Any]) -> str:
+    """`Type/id`, or "" when the id is not a FHIR id: cards never name a resource by an invalid one."""
     rid = resource.get("id")
-    return f"{resource.get('resourceType')}/{rid}" if isinstance(rid, str) and rid else ""
+    return f"{resource.get('resourceType')}/{rid}" if isinstance(rid, str) and FHIR_ID.fullmatch(rid) else ""
 
 
 def _check_patient(hook_request: HookRequest, patients: list[dict[str, Any]]) -> None:
+    """The patient resources must be the context's patient: a client's mismatch is its error
+    (400); one the FHIR server returned leaves the service without the patient's data (412, C6)."""
+    prefetched = (hook_request.prefetch or {}).get("patient")
+    from_client = prefetched is not None and prefetched["resourceType"] != "OperationOutcome"
     for patient in patients:
         if patient.get("resourceType") != "Patient" or patient.get("id") != hook_request.patient_id:
-            raise BadRequest("prefetch.patient does not match context.patientId")
+            if from_client:
+                raise BadRequest("prefetch.patient does not match context.patientId")
+            raise PreconditionFailed("the FHIR server's Patient does not match context.patientId")
 
 
 def _fhir_source(hook_request: HookRequest) -> tuple[FhirSource | None, str]:
@@ -231,15 +259,18 @@ def _fhir_source(hook_request: HookRequest) -> tuple[FhirSource | None, str]:
         return None, "no fhirServer to query"
     settings = _state().settings
     server = hook_request.fhir_server.rstrip("/")
+    base = _base_url(server)
     client = g.get("cds_client")
     problem = ""
     if not settings.dev_mode and not server.lower().startswith("https://"):
         problem = "does not use https"
-    elif client is not None or not settings.dev_mode:
-        # A verified client is held to its list even in dev mode; only anonymous dev calls are not.
-        allowed = {s.rstrip("/") for s in client.issuer.fhir_servers} if client else set()
-        if server not in allowed:
-            problem = "is not allow-listed for this CDS client"
+    # A verified client is held to its list even in dev mode; only anonymous dev calls are not.
+    elif (client is not None or not settings.dev_mode) and not _allow_listed(
+        base, client.issuer.fhir_servers if client else ()
+    ):
+        problem = "is not allow-listed for this CDS client"
+    elif base is None:
+        problem = "carries credentials"  # what BaseUrl refuses that parse_hook_request lets through
     if problem:
         # The base URL without any user:password@, so the operator can allow-list it.
         parts = urlsplit(server)
@@ -250,37 +281,34 @@ def _fhir_source(hook_request: HookRequest) -> tuple[FhirSource | None, str]:
     return FhirSource(base_url=server, token=token), ""
 
 
-@bp.get("/cds-services/<service_id>")
+def _base_url(url: str) -> BaseUrl | None:
+    try:
+        return BaseUrl.parse(url)
+    except ValueError:
+        return None
+
+
+def _allow_listed(base: BaseUrl | None, allowed: Iterable[str]) -> bool:
+    """Compared as the FHIR client will call them: scheme and host in any case, a default port
+    written or not (RFC 3986 §6.2.3), the path exactly but for a trailing slash."""
+    return base is not None and any(_base_url(entry) == base for entry in allowed)
+
+
+@bp.get("/cds-services/<service_id>", **_RULE)
 def service_get(service_id: str) -> Response:
     # Peers (sandbox-cds-services, checklist G3) answer a GET on a service URL with 404.
     raise NotFound("CDS services are called with POST")
 
 
-@bp.route("/cds-services/<service_id>", methods=_OTHER_METHODS, endpoint="service_other")
-def service_other(service_id: str) -> Response:
-    raise MethodNotAllowed("CDS services are called with POST", allow="POST, OPTIONS")
-
-
 # ---------------------------------------------------------------- feedback
 
 
-@bp.post("/cds-services/<service_id>/feedback")
+@bp.post("/cds-services/<service_id>/feedback", **_RULE)
 def feedback(service_id: str) -> Response:
     state = _state()
     service = state.registry.get(service_id)
     if service is None:
         raise NotFound(f"no CDS service '{service_id}'")
-    g.cds_service_id = service.id
     items = parse_feedback(_read_json())
     state.storage().record_feedback(service.id, items, datetime.now(UTC))
     return Response(status=200)
-
-
-@bp.route("/cds-services/<service_id>/feedback", methods=["GET", *_OTHER_METHODS], endpoint="feedback_other")
-def feedback_other(service_id: str) -> Response:
-    raise MethodNotAllowed("feedback is POST only", allow="POST, OPTIONS")
-
-
-@bp.route("/cds-services/<path:rest>", methods=["GET", "POST", *_OTHER_METHODS])
-def unknown(rest: str) -> Response:
-    raise NotFound("not found")

@@ -48,14 +48,17 @@ class CreateResult:
     """The answer to a (conditional) create.
 
     `status` is 201 when created, 200 when `If-None-Exist` matched an existing resource.
+    `resource` is None when the server sent no representation (an empty or non-JSON body).
     `location` is the `Location` header as sent; it is never requested (a proxy may name its
     upstream server there), so read the resource by type and id through the client instead.
+    `etag` is the `ETag` header as sent (the version created, e.g. `W/"1"`).
     """
 
     status: int
     resource: Resource | None
     location: str | None
     operation_outcome: Resource | None
+    etag: str | None = None
 
 
 class FhirClient:
@@ -172,7 +175,9 @@ class FhirClient:
     def create(self, resource: Mapping[str, Any], *, if_none_exist: str | None = None) -> CreateResult:
         """`POST [base]/{resourceType}`; conditional when `if_none_exist` is a query ("identifier=sys|val").
 
-        Never retried: a POST that reached the server may have created the resource.
+        Never retried: a POST that reached the server may have created the resource. A 2xx answer
+        whose body is empty or not JSON still counts: the status says what happened, the body is
+        only a courtesy (`Prefer: return=representation` may be ignored).
         """
         resource_type = str(resource.get("resourceType", ""))
         _check_type(resource_type)
@@ -188,13 +193,14 @@ class FhirClient:
             headers=headers,
             body=json.dumps(resource).encode(),
         )
-        body = _json(response, resource_type, "create") if response.content else None
+        body = _json_or_none(response)
         returned_type = body.get("resourceType") if isinstance(body, dict) else None
         return CreateResult(
             status=response.status_code,
             resource=body if returned_type == resource_type else None,
             location=response.headers.get("Location"),
             operation_outcome=body if returned_type == "OperationOutcome" else None,
+            etag=response.headers.get("ETag"),
         )
 
     def _new_deadline(self) -> float:
@@ -320,12 +326,20 @@ def _resource_type_of(bundle: dict[str, Any]) -> str:
 def _json(response: requests.Response, resource_type: str, interaction: str) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
         raise FhirBadResponse(
             f"FHIR {interaction} {resource_type}: HTTP {response.status_code} body is not JSON",
             resource_type=resource_type,
             status=response.status_code,
         ) from None
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    """The body as JSON; None when it is empty or not JSON."""
+    try:
+        return response.json() if response.content else None
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
+        return None
 
 
 _ERRORS_BY_STATUS: dict[int, type[FhirError]] = {
@@ -349,7 +363,7 @@ def _raise_for_status(response: requests.Response, resource_type: str, interacti
         error_class = _ERRORS_BY_STATUS.get(status, FhirError)
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     outcome = body if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome" else None
     raise error_class(

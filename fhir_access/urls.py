@@ -73,5 +73,14 @@ class BaseUrl:
         return [segment for segment in rest.split("/") if segment]
 
 
+def parses_as_url(text: str) -> bool:
+    """Whether `text` splits into URL parts, port included (not "https://[::1" nor "https://h:x/")."""
+    try:
+        _port(urlsplit(text))
+    except ValueError:
+        return False
+    return True
+
+
 def _port(parts: SplitResult) -> int:
     return parts.port or _DEFAULT_PORTS.get(parts.scheme, -1)

@@ -4,6 +4,7 @@ migrations are run by `storage.migrate`."""
 
 from storage.extension import get_storage as get_storage
 from storage.extension import init_app as init_app
+from storage.records import OVERRIDE_CODE_MAX_LENGTH as OVERRIDE_CODE_MAX_LENGTH
 from storage.records import AuditRecord as AuditRecord
 from storage.records import FeedbackItem as FeedbackItem
 from storage.records import FeedbackStat as FeedbackStat
@@ -12,6 +13,7 @@ from storage.records import LaunchState as LaunchState
 from storage.store import Storage as Storage
 
 __all__ = [
+    "OVERRIDE_CODE_MAX_LENGTH",
     "AuditRecord",
     "FeedbackItem",
     "FeedbackStat",

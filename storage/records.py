@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# The width of the column keeping a feedback's reason code (`FeedbackItem.override_code`): callers
+# refuse longer codes, which PostgreSQL would not store.
+OVERRIDE_CODE_MAX_LENGTH = 255
+
 
 @dataclass(frozen=True)
 class LaunchState:
@@ -53,7 +57,10 @@ class LaunchContext:
 
 @dataclass(frozen=True)
 class FeedbackItem:
-    """One CDS Hooks feedback entry (CDS Hooks 2.0 §Feedback), as the EHR sent it."""
+    """One CDS Hooks feedback entry (CDS Hooks 2.0 §Feedback), as the EHR sent it.
+
+    `override_code` has at most `OVERRIDE_CODE_MAX_LENGTH` characters.
+    """
 
     card_uuid: str
     outcome: str  # "accepted" or "overridden"

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from storage.records import OVERRIDE_CODE_MAX_LENGTH
+
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """Aware datetimes in, stored as naive UTC, aware UTC out.
@@ -94,7 +96,7 @@ feedback = sa.Table(
     sa.Column("outcome", sa.String(32), nullable=False),
     sa.Column("outcome_timestamp", UtcDateTime, nullable=False),
     sa.Column("accepted_suggestions", sa.JSON, nullable=False),
-    sa.Column("override_code", sa.String(255)),
+    sa.Column("override_code", sa.String(OVERRIDE_CODE_MAX_LENGTH)),
     sa.Column("override_system", sa.Text),
     sa.Column("override_display", sa.Text),
     sa.Column("user_comment", sa.Text),

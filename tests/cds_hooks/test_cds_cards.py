@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from cds_hooks.codes import OVERRIDE_REASON_SYSTEM, override_reason_codesystem
 from cds_hooks.models import SUMMARY_MAX, Action, Card, Link, Source, Suggestion
+from clinical_core.findings import Citation
 
 PV = "/cds-services/aa-jak-patient-view"
 SIGN = "/cds-services/aa-jak-order-sign"
@@ -25,9 +26,10 @@ def check_card_invariants(card: dict[str, Any]) -> None:
     uuid.UUID(card["uuid"])
     assert 0 < len(card["summary"]) <= SUMMARY_MAX
     assert card["indicator"] in ("info", "warning", "critical")
-    assert card["source"]["label"]
-    if "url" in card["source"]:
-        assert card["source"]["url"].startswith(("https://", "http://"))
+    # The project asks for all three on every card, and an absolute link to the source (D3, D7).
+    assert card["source"]["label"] and card["source"]["topic"]["code"]
+    assert card["source"]["url"].startswith(("https://", "http://"))
+    assert any(link["type"] == "absolute" for link in card["links"])
     if "detail" in card:
         assert card["detail"].strip()
     if "suggestions" in card:
@@ -175,8 +177,59 @@ def test_D3_source_label_absolute_url_and_topic_coding(call, engine):
     card = all_cards(call, PV, hook_body())[0]
     assert card["source"]["url"] == "https://example.org/olumiant-pi"
     assert card["source"]["topic"]["code"] == "baseline.tb_screening.missing"
-    with pytest.raises(ValidationError):
-        Source(label="x", url="/relative")
+    for url in ("/relative", "https://example.org/a b", "https://example.org/pi\n"):
+        with pytest.raises(ValidationError):
+            Source(label="x", url=url)
+
+
+def test_D3_D7_finding_without_a_cited_url_links_to_its_catalogue_entry(call, engine):
+    from dataclasses import replace
+
+    assessment = cds_builders.eligible_with_gaps()
+    unlinked = replace(assessment.findings[1], citations=(Citation("S9", "Local protocol"),))
+    engine.assessment = replace(assessment, findings=(unlinked,))
+    (card,) = all_cards(call, PV, hook_body())
+    catalogue = f"{PUBLIC}/docs/findings#baseline.tb_screening.missing"
+    assert card["source"] == {
+        "label": "AA-JAK clinical decision support",
+        "url": catalogue,
+        "topic": {
+            "system": "urn:aa-jak:fhir:CodeSystem:finding",
+            "code": "baseline.tb_screening.missing",
+            "display": "baseline: baseline.tb_screening.missing",
+        },
+    }
+    assert [link["url"] for link in card["links"] if link["type"] == "absolute"] == [catalogue]
+
+
+def test_D3_group_card_has_a_topic_of_its_own(call, engine):
+    engine.assessment = cds_builders.eligible_with_gaps()
+    group = all_cards(call, PV, hook_body())[-1]
+    assert group["summary"].startswith("3 further notes")
+    assert group["source"]["topic"] == {
+        "system": "urn:aa-jak:fhir:CodeSystem:card-topic",
+        "code": "minor-findings",
+        "display": "Several minor findings on one card",
+    }
+    assert group["source"]["url"] == "https://example.org/olumiant-pi"
+
+
+def test_D3_group_card_without_cited_urls_links_to_the_whole_catalogue(call, engine):
+    from dataclasses import replace
+
+    assessment = cds_builders.eligible_with_gaps()
+    uncited = tuple(replace(f, citations=()) for f in assessment.findings)
+    engine.assessment = replace(assessment, findings=uncited)
+    group = all_cards(call, PV, hook_body())[-1]
+    assert group["source"]["url"] == f"{PUBLIC}/docs/findings"
+
+
+def test_D3_finding_catalogue_is_a_public_page_with_a_row_per_finding_id(client):
+    response = client.get("/docs/findings")  # no JWT: documentation, without patient data
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert '<tr id="baseline.tb_screening.missing">' in page
+    assert 'id="monitoring.<item>.due"' not in page  # a pattern names no one finding
 
 
 def test_D4_suggestions_need_selection_behavior():
@@ -250,6 +303,37 @@ def test_D5_change_dose_on_a_draft_updates_the_whole_draft(call, engine):
     assert dosage["timing"]["repeat"] == {"frequency": 1, "period": 1, "periodUnit": "d"}
 
 
+INVALID_DRAFTS = {
+    "null value": {"authoredOn": None},
+    "null required value": {"subject": None},
+    "empty array": {"note": []},
+    "invalid R4": {"medicationCodeableConcept": {"coding": [{"code": 1}]}},
+}
+
+
+@pytest.mark.parametrize("change", INVALID_DRAFTS.values(), ids=INVALID_DRAFTS)
+def test_D5_change_dose_on_a_draft_that_is_not_valid_r4_keeps_the_card_without_the_update(
+    call, engine, change
+):
+    engine.assessment, engine.orders = cds_builders.hard_stop_at_sign()
+    body = hook_body("order-sign")
+    body["context"]["draftOrders"]["entry"][0]["resource"].update(change)
+    cards = all_cards(call, SIGN, body)
+    dose_card = next(c for c in cards if "label starts at 2 mg" in c["summary"])
+    assert "suggestions" not in dose_card and "selectionBehavior" not in dose_card
+
+
+def test_D5_replacement_draft_from_a_current_order_that_is_not_valid_r4_is_not_offered(call, engine):
+    engine.assessment = cds_builders.on_therapy()
+    body = hook_body()
+    active = draft_medication_request("mr-1", dose_mg=2) | {"status": "active"}
+    active["dosageInstruction"][0]["route"] = {"text": 1}  # copied into the new dosage
+    body["prefetch"]["medicationRequests"] = searchset([active])
+    cards = all_cards(call, PV, body)
+    dose = next(c for c in cards if "consider 4 mg" in c["summary"])
+    assert "suggestions" not in dose
+
+
 def test_D5_hard_stop_at_order_sign_is_critical_with_remove_suggestion(call, engine):
     engine.assessment, engine.orders = cds_builders.hard_stop_at_sign()
     cards = all_cards(call, SIGN, hook_body("order-sign"))
@@ -294,6 +378,18 @@ def test_D5_action_shapes_are_enforced():
         Action(type="delete", description="d")
     with pytest.raises(ValidationError):
         Action(type="create", description="d", resource={"id": "x"})
+
+
+@pytest.mark.parametrize("resource_id", ["draft-1", "MedicationRequest/ü é", "MedicationRequest/d\n", "a/b"])
+def test_D5_delete_names_its_resource_as_type_and_fhir_id(resource_id):
+    with pytest.raises(ValidationError):
+        Action(type="delete", description="d", resourceId=resource_id)
+
+
+@pytest.mark.parametrize("change", [*INVALID_DRAFTS.values(), {"resourceType": "NoSuchResource"}])
+def test_D5_action_resources_are_valid_r4_without_null_or_empty_values(change):
+    with pytest.raises(ValidationError):
+        Action(type="update", description="d", resource=draft_medication_request() | change)
 
 
 def test_D6_override_reasons_are_coded_with_display(call, engine):

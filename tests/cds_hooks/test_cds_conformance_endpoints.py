@@ -5,12 +5,14 @@ Ids refer to /work/shared/reference/cds-hooks.md.
 
 from __future__ import annotations
 
+import io
 import json
+import uuid
 from typing import Any
 
 import cds_builders as builders
 import pytest
-from cds_support import FHIR, PATIENT, hook_body
+from cds_support import FHIR, PATIENT, draft_medication_request, hook_body, searchset
 
 from cds_hooks.registry import Registry
 
@@ -193,6 +195,41 @@ def test_B1_patient_id_must_be_a_fhir_id(call):
     assert call(PV, body).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("patientId", f"{PATIENT}\n"), ("userId", "Practitioner/doc-1\n"), ("encounterId", "enc-1\n")],
+)
+def test_B1_context_ids_with_a_trailing_newline_are_400(call, field, value):
+    body = hook_body()
+    body["context"][field] = value
+    response = call(PV, body)
+    assert response.status_code == 400
+    assert response.get_json()["issue"][0]["diagnostics"].startswith(f"context.{field} must be")
+
+
+@pytest.mark.parametrize(
+    "hook_instance",
+    [
+        "Jane Doe DOB 1980-01-01 MRN 12345",
+        "d1577c69dfbe44adba6d3e05e953b2ea",
+        "{d1577c69-dfbe-44ad-ba6d-3e05e953b2ea}",
+        "urn:uuid:d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea\n",
+        "a" * 300,
+    ],
+)
+def test_B1_hook_instance_must_be_a_uuid(call, memory_storage, hook_instance):
+    response = call(PV, hook_body(hookInstance=hook_instance))
+    assert response.status_code == 400
+    assert "hookInstance must be a UUID" in response.get_json()["issue"][0]["diagnostics"]
+    (audit,) = memory_storage.audits
+    assert audit.hook_instance == ""  # what was sent never reaches the audit trail
+
+
+def test_B1_hook_instance_in_upper_case_is_accepted(call):
+    assert call(PV, hook_body(hookInstance=str(uuid.uuid4()).upper())).status_code == 200
+
+
 def test_B2_C7_http_fhir_server_is_never_contacted_and_a_complete_prefetch_is_answered(call, fhir_mock):
     """Outside dev mode a plain-http fhirServer is ignored, not refused: the token is not sent to it
     (B2, C7), and a complete prefetch needs no FHIR call, so the answer is the usual 200."""
@@ -256,6 +293,20 @@ def test_B3_smart_v2_scopes_are_not_parsed_strictly(call):
     assert call(PV, hook_body(fhirServer=FHIR, fhirAuthorization=auth)).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [("id", "ü é"), ("id", "draft-1\n"), ("id", 5), ("id", "a" * 65), ("resourceType", "ü é")],
+)
+def test_B1_draft_order_that_cannot_be_named_by_type_and_id_is_400(call, member, value):
+    """Cards name a draft order by Type/id (a delete's resourceId, an update's resource): a draft
+    whose type or id is not a FHIR one could only give an invalid action, so the call is refused."""
+    body = hook_body("order-sign")
+    body["context"]["draftOrders"]["entry"][0]["resource"][member] = value
+    response = call(SIGN, body)
+    assert response.status_code == 400
+    assert "draftOrders" in response.get_json()["issue"][0]["diagnostics"]
+
+
 def test_B4_non_r4_draft_order_is_400(call):
     body = hook_body("order-sign")
     body["context"]["draftOrders"]["entry"] = [{"resource": {"resourceType": "MedicationOrder", "id": "x"}}]
@@ -304,6 +355,35 @@ def test_G2_errors_carry_an_operation_outcome(call, path, kwargs, status):
     assert outcome["issue"][0]["severity"] == "error"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("TRACE", PV, 405, "POST, OPTIONS"),
+        ("PUT", PV, 405, "POST, OPTIONS"),
+        ("BREW", PV + "/feedback", 405, "POST, OPTIONS"),
+        ("GET", PV + "/feedback", 405, "POST, OPTIONS"),
+        ("PUT", "/cds-services", 405, "GET, HEAD, OPTIONS"),
+        ("POST", "/cds-services", 405, "GET, HEAD, OPTIONS"),
+        ("DELETE", "/cds-services/openapi.json", 405, "GET, HEAD, OPTIONS"),
+        ("GET", "/cds-services/", 404, None),
+        ("POST", "/cds-services//feedback", 404, None),  # not a redirect to /cds-services/feedback
+        ("POST", PV + "/", 404, None),
+        ("GET", "/cds-services/x/y/z", 404, None),
+    ],
+)
+def test_G2_errors_raised_while_routing_are_operation_outcomes(call, method, path, status, allow):
+    response = call(path, method=method)
+    assert response.status_code == status
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+    assert response.headers.get("Allow") == allow
+
+
+def test_G2_paths_outside_the_cds_api_keep_flask_errors(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+
+
 def test_G2_operation_outcomes_validate_as_fhir(call):
     from fhir.resources.R4B.operationoutcome import OperationOutcome
 
@@ -346,6 +426,45 @@ def test_G3_bad_input_is_4xx_never_500(call, mutate):
     assert 400 <= call(PV, body).status_code < 500
 
 
+MALFORMED_PREFETCH_BUNDLES = {
+    "entry not an array": lambda labs: labs.update(entry=1),
+    "entry item not an object": lambda labs: labs["entry"].append("x"),
+    "entry search not an object": lambda labs: labs["entry"][0].update(search=1),
+    "link not an array": lambda labs: labs.update(link=1),
+    "next link that is no URL": lambda labs: labs.update(link=[{"relation": "next", "url": "https://[::1"}]),
+}
+
+
+@pytest.mark.parametrize("mutate", MALFORMED_PREFETCH_BUNDLES.values(), ids=MALFORMED_PREFETCH_BUNDLES)
+def test_G3_malformed_prefetch_bundle_is_400_naming_the_key(call, fhir_mock, mutate):
+    """Refused like any malformed member, never read in part; even with a fhirServer to fetch from."""
+    body = hook_body(fhirServer=FHIR)
+    mutate(body["prefetch"]["labs"])
+    response = call(PV, body)
+    assert response.status_code == 400
+    assert "prefetch.labs is a malformed Bundle" in response.get_json()["issue"][0]["diagnostics"]
+    assert len(fhir_mock.calls) == 0
+
+
+def test_G3_a_badly_typed_field_inside_a_prefetched_resource_is_no_500(make_real_app):
+    """The service does not validate prefetched resources (request.py); reading them must not fail."""
+    body = hook_body()
+    order = draft_medication_request("mr-1") | {"status": []}
+    body["prefetch"]["medicationRequests"] = searchset([order])
+    response = make_real_app().test_client().post(PV, json=body)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("expires_in", ["1e400", "Infinity", "-Infinity", "NaN"])
+def test_G3_non_finite_expires_in_is_400(call, expires_in):
+    auth = {"access_token": "t", "token_type": "Bearer", "expires_in": 300, "scope": "s", "subject": "s"}
+    raw = json.dumps(hook_body(fhirServer=FHIR, fhirAuthorization=auth))
+    raw = raw.replace('"expires_in": 300', f'"expires_in": {expires_in}')
+    response = call(PV, data=raw, content_type="application/json")
+    assert response.status_code == 400
+    assert "expires_in" in response.get_json()["issue"][0]["diagnostics"]
+
+
 def test_G3_prefetch_patient_must_match_context(call):
     body = hook_body()
     body["prefetch"]["patient"]["id"] = "someone-else"
@@ -359,6 +478,36 @@ def test_G3_413_body_over_limit(make_app, jwt_for):
     response = client.post(PV, json=body, headers={"Authorization": f"Bearer {jwt_for(PV)}"})
     assert response.status_code == 413
     assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+def json_of_size(body: dict[str, Any], size: int) -> bytes:
+    body = body | {"padding": ""}
+    body["padding"] = "x" * (size - len(json.dumps(body)))
+    raw = json.dumps(body).encode()
+    assert len(raw) == size
+    return raw
+
+
+def post_chunked(client: Any, data: bytes, token: str) -> Any:
+    """POST `data` as a WSGI server passes a chunked body: no Content-Length, the stream terminated."""
+    return client.post(
+        PV,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input": io.BytesIO(data), "wsgi.input_terminated": True},
+    )
+
+
+def test_G3_413_chunked_body_over_limit(make_app, jwt_for):
+    client = make_app(cds_max_body_bytes=2000).test_client()
+    response = post_chunked(client, json_of_size(hook_body(), 2001), jwt_for(PV))
+    assert response.status_code == 413
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_G3_chunked_body_of_exactly_the_limit_is_read(make_app, jwt_for):
+    client = make_app(cds_max_body_bytes=2000).test_client()
+    assert post_chunked(client, json_of_size(hook_body(), 2000), jwt_for(PV)).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -395,6 +544,18 @@ def test_audit_record_per_invocation_without_phi(call, engine, memory_storage):
     assert "baseline.tb_screening.missing" in ok.finding_ids and ok.latency_ms >= 0
     assert bad.status == 400 and bad.finding_ids == []
     assert PATIENT not in repr(ok) and PATIENT not in repr(bad)
+
+
+def test_audit_record_for_a_call_refused_with_401(call, memory_storage):
+    call(PV, hook_body(), token="not-a-jwt")
+    (audit,) = memory_storage.audits
+    assert (audit.service_id, audit.hook, audit.status) == ("aa-jak-patient-view", "patient-view", 401)
+    assert audit.issuer is None and audit.hook_instance == ""
+
+
+def test_no_audit_record_for_a_401_at_an_unknown_service(call, memory_storage):
+    call("/cds-services/no-such-service", hook_body(), token="not-a-jwt")
+    assert memory_storage.audits == []
 
 
 def test_cards_are_mapped_to_findings_after_the_answer_is_sent(client, jwt_for, engine, memory_storage):

@@ -66,6 +66,39 @@ def test_E2_rfc3339_lower_case_t_and_z_are_accepted(call, memory_storage):
     assert item.outcome_timestamp.isoformat() == "2026-11-01T10:05:31+00:00"
 
 
+def test_E2_timestamp_with_an_offset_and_a_fraction_is_stored_in_utc(call, memory_storage):
+    assert post(call, {"feedback": [accepted(ts="2026-11-01T10:05:31.25+02:00")]}).status_code == 200
+    (item,) = memory_storage.feedback.values()
+    assert item.outcome_timestamp.isoformat() == "2026-11-01T08:05:31.250000+00:00"
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-W44-7T10:05Z",  # ISO 8601 week date
+        "20261101T100531Z",  # ISO 8601 basic format
+        "2026-11-01 10:05:31Z",  # a space for the T
+        "2026-11-01T10:05Z",  # no seconds
+        "2026-11-01T10:05:31+05:60",
+        "2026-11-01T10:05:31Z\n",
+        "2026-02-30T10:05:31Z",
+        "0001-01-01T00:00:00+01:00",  # valid RFC 3339, but year 0 in UTC
+        "9999-12-31T23:59:59-01:00",  # valid RFC 3339, but year 10000 in UTC
+    ],
+)
+def test_E2_timestamp_that_is_not_an_rfc3339_date_time_in_utc_range_is_400(call, timestamp):
+    response = post(call, {"feedback": [accepted(ts=timestamp)]})
+    assert response.status_code == 400
+    assert "outcomeTimestamp" in response.get_json()["issue"][0]["diagnostics"]
+
+
+def test_E2_override_reason_code_longer_than_storage_keeps_is_400(call):
+    """storage.OVERRIDE_CODE_MAX_LENGTH (255): PostgreSQL refuses longer codes (tests/storage too)."""
+    response = post(call, {"feedback": [overridden(code="c" * 256)]})
+    assert response.status_code == 400
+    assert "longer than 255" in response.get_json()["issue"][0]["diagnostics"]
+
+
 @pytest.mark.parametrize(
     "item",
     [

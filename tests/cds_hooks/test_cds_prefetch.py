@@ -266,6 +266,39 @@ def test_C6_fhir_server_error_is_412(call, fhir_mock, status):
     assert "labs" in text and PATIENT not in text and "secret-access-token" not in text
 
 
+MALFORMED_ANSWERS = {
+    "entry not an array": {"json": {"resourceType": "Bundle", "type": "searchset", "entry": 1}},
+    "entry search not an object": {
+        "json": {"resourceType": "Bundle", "entry": [{"resource": OBS[0], "search": 1}]}
+    },
+    "link not an array": {"json": {"resourceType": "Bundle", "type": "searchset", "link": 1}},
+    "next link that is no URL": {
+        "json": {"resourceType": "Bundle", "link": [{"relation": "next", "url": "https://[::1"}]}
+    },
+    "nested too deeply to parse": {"body": "[" * 100_000 + "]" * 100_000},
+}
+
+
+@pytest.mark.parametrize("answer", MALFORMED_ANSWERS.values(), ids=MALFORMED_ANSWERS)
+def test_C6_malformed_fhir_server_answer_is_412(call, fhir_mock, answer):
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    del body["prefetch"]["labs"]
+    fhir_mock.get(re.compile(rf"{re.escape(FHIR)}/Observation\?.*"), **answer)
+    response = call(PV, body)
+    assert response.status_code == 412
+    assert "could not obtain labs" in response.get_json()["issue"][0]["diagnostics"]
+
+
+def test_C6_patient_the_fhir_server_returns_for_another_id_is_412(call, fhir_mock):
+    """Not the client's error (that would be 400): the service is left without the patient's data."""
+    body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
+    del body["prefetch"]["patient"]
+    fhir_mock.get(f"{FHIR}/Patient/{PATIENT}", json={"resourceType": "Patient", "id": "someone-else"})
+    response = call(PV, body)
+    assert response.status_code == 412
+    assert "Patient does not match" in response.get_json()["issue"][0]["diagnostics"]
+
+
 def test_I5_fhir_timeout_is_412_not_a_hang(call, fhir_mock):
     body = hook_body(fhirServer=FHIR, fhirAuthorization=AUTH)
     del body["prefetch"]["labs"]
@@ -333,6 +366,27 @@ def test_C8_fhir_server_without_authorization_is_queried_without_a_token(call, f
 
 
 UNLISTED = "https://attacker.example.com/fhir"
+
+
+@pytest.mark.parametrize(
+    "server",
+    ["HTTPS://FHIR.example.org/r4", "https://fhir.example.org:443/r4", "https://fhir.example.org/r4/"],
+)
+def test_C8_allow_list_matches_scheme_and_host_in_any_case_and_the_default_port(call, fhir_mock, server):
+    body = hook_body(fhirServer=server, fhirAuthorization=AUTH)
+    del body["prefetch"]["labs"]
+    mock_search(fhir_mock, "Observation", OBS)
+    assert call(PV, body).status_code == 200
+    assert len(fhir_mock.calls) == 1
+
+
+def test_C8_allow_list_compares_the_path_exactly(call, fhir_mock):
+    body = hook_body(fhirServer="https://fhir.example.org/R4", fhirAuthorization=AUTH)
+    del body["prefetch"]["labs"]
+    response = call(PV, body)
+    assert response.status_code == 412
+    assert "not allow-listed" in response.get_json()["issue"][0]["diagnostics"]
+    assert len(fhir_mock.calls) == 0
 
 
 def test_C8_fhir_server_not_allow_listed_is_never_contacted_and_a_complete_prefetch_is_answered(

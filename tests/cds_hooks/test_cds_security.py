@@ -90,6 +90,13 @@ def test_F2_C8_dev_mode_holds_a_verified_client_to_its_fhir_server_allow_list(ma
     assert len(fhir_mock.calls) == 0
 
 
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "bEaReR"])
+def test_F2_auth_scheme_is_case_insensitive(client, jwt_for, scheme):
+    """RFC 7235 §2.1: the scheme is a case-insensitive token."""
+    response = client.post(PV, json=hook_body(), headers={"Authorization": f"{scheme} {jwt_for(PV)}"})
+    assert response.status_code == 200
+
+
 def test_F2_openapi_document_is_public(call):
     assert call("/cds-services/openapi.json", method="GET", token=None).status_code == 200
 
@@ -123,6 +130,24 @@ def test_F3_typ_required(call, jwt_for):
 @pytest.mark.parametrize("claim", ["iss", "aud", "exp", "iat", "jti"])
 def test_F3_required_claims(call, jwt_for, claim):
     assert_401(call(PV, hook_body(), token=jwt_for(PV, drop=(claim,))))
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("exp", "now+300 as a string"),
+        ("iat", "now as a string"),
+        ("exp", float("inf")),
+        ("iat", float("nan")),
+        ("exp", True),
+    ],
+)
+def test_F3_exp_and_iat_must_be_json_numbers(call, jwt_for, claim, value):
+    """RFC 7519 NumericDate; a correctly signed token with another type is refused, not a 500."""
+    # The clock is read here, not in the ids: pytest-xdist workers must collect the same ids.
+    strings = {"now+300 as a string": str(int(time.time()) + 300), "now as a string": str(int(time.time()))}
+    value = strings.get(value, value) if isinstance(value, str) else value
+    assert_401(call(PV, hook_body(), token=jwt_for(PV, **{claim: value})))
 
 
 def test_F3_extra_sub_and_nbf_are_accepted(call, jwt_for):

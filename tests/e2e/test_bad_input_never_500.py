@@ -23,6 +23,7 @@ PV = "/cds-services/aa-jak-patient-view"
 SIGN = "/cds-services/aa-jak-order-sign"
 FEEDBACK = f"{PV}/feedback"
 HUGE = "x" * 200_000
+CARD = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"
 ODD = [
     "",
     " ",
@@ -148,6 +149,24 @@ JSON_BODIES: list[Any] = [
             },
         }
     ),
+    *(
+        _hook(prefetch={"patient": {"resourceType": "Patient", "id": "p1"}, "labs": labs})
+        for labs in (
+            {"resourceType": "Bundle", "entry": 1},
+            {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Observation"}, "search": 1}]},
+            {"resourceType": "Bundle", "link": 1},
+            {"resourceType": "Bundle", "link": [{"relation": "next", "url": "https://[::1"}]},
+        )
+    ),
+    _hook(
+        prefetch={
+            "patient": {"resourceType": "Patient", "id": "p1"},
+            "medicationRequests": {
+                "resourceType": "Bundle",
+                "entry": [{"resource": {"resourceType": "MedicationRequest", "id": "m", "status": []}}],
+            },
+        }
+    ),
     _hook(prefetch={"x" * 1000: None}),
     _hook(fhirServer=None),
     _hook(fhirServer=5),
@@ -171,7 +190,7 @@ JSON_BODIES: list[Any] = [
                 "subject": "s",
             },
         )
-        for expires_in in ("x", 1e308, True)  # none of them a usable lifetime in seconds
+        for expires_in in ("x", 1e308, True, float("inf"), float("nan"))  # no usable lifetime in seconds
     ),
     _hook(extension=None),
     _hook(extension="x"),
@@ -182,6 +201,10 @@ JSON_BODIES: list[Any] = [
     {"feedback": [{"card": None, "outcome": None}]},
     {"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "not-a-date"}]},
     {"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "9999-99-99T99:99:99Z"}]},
+    *(
+        {"feedback": [{"card": CARD, "outcome": "overridden", "outcomeTimestamp": timestamp}]}
+        for timestamp in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00")  # out of range in UTC
+    ),
     {
         "feedback": [
             {
@@ -263,9 +286,11 @@ def test_cds_endpoints_with_broken_bodies_and_headers(apps: dict[str, Any], mode
         for auth in AUTH_HEADERS:
             headers = {"Authorization": auth} if auth is not None else {}
             _check(client.post(path, json=_hook(), headers=headers), (mode, path, (auth or "")[:40]))
-    for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"):
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE"):
         for path in (
             "/cds-services",
+            "/cds-services/",
+            "/cds-services//feedback",
             PV,
             FEEDBACK,
             "/cds-services/openapi.json",

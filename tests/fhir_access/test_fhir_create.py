@@ -51,6 +51,32 @@ def test_create_with_an_empty_body_returns_the_location_only(mocked: responses.R
     assert FhirClient(BASE).create(PATIENT) == CreateResult(201, None, f"{BASE}/Patient/p1", None)
 
 
+def test_create_answered_201_with_a_body_that_is_not_json_counts_as_created(
+    mocked: responses.RequestsMock,
+) -> None:
+    mocked.post(
+        f"{BASE}/Patient",
+        status=201,
+        headers={"Location": f"{BASE}/Patient/p1/_history/1", "ETag": 'W/"1"'},
+        body="<html>Created</html>",
+        content_type="text/html",
+    )
+
+    result = FhirClient(BASE).create(PATIENT)
+
+    assert result == CreateResult(201, None, f"{BASE}/Patient/p1/_history/1", None, etag='W/"1"')
+
+
+def test_conditional_create_answered_200_with_a_body_that_is_not_json_counts_as_a_match(
+    mocked: responses.RequestsMock,
+) -> None:
+    mocked.post(f"{BASE}/Patient", status=200, body="OK", content_type="text/plain")
+
+    result = FhirClient(BASE).create(PATIENT, if_none_exist="identifier=urn:mrn|42")
+
+    assert result == CreateResult(200, None, None, None)
+
+
 def test_conditional_create_matching_several_resources_raises_with_412(
     mocked: responses.RequestsMock,
 ) -> None:

@@ -22,6 +22,7 @@ from fhir_access import (
 BASE = "https://fhir.example.org/r4"
 TOKEN = "secret-access-token-abc"
 PATIENT_ID = "patient-8f3a91"
+FHIR_JSON = "application/fhir+json"
 
 
 @pytest.mark.parametrize(
@@ -105,6 +106,40 @@ def test_an_operation_outcome_where_a_bundle_was_expected_is_a_bad_response(
         FhirClient(BASE).search("Observation")
 
     assert raised.value.operation_outcome == outcome
+
+
+MALFORMED_BUNDLES = {
+    "entry not an array": {"entry": 1},
+    "entry item not an object": {"entry": [1]},
+    "entry resource not a resource": {"entry": [{"resource": {"id": "o1"}}]},
+    "entry search not an object": {"entry": [{"resource": {"resourceType": "Observation"}, "search": 1}]},
+    "link not an array": {"link": 1},
+    "link item not an object": {"link": ["next"]},
+    "next link without a url": {"link": [{"relation": "next", "url": 5}]},
+    "next link that is no URL": {"link": [{"relation": "next", "url": "https://[::1"}]},
+}
+
+
+@pytest.mark.parametrize("members", MALFORMED_BUNDLES.values(), ids=MALFORMED_BUNDLES)
+def test_a_malformed_bundle_is_a_bad_response(mocked: responses.RequestsMock, members: dict) -> None:
+    mocked.get(f"{BASE}/Observation", json={"resourceType": "Bundle", "type": "searchset", **members})
+
+    with pytest.raises(FhirBadResponse, match="malformed Bundle"):
+        FhirClient(BASE).search("Observation")
+
+
+def test_a_body_nested_too_deeply_to_parse_is_a_bad_response(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{BASE}/Observation", body="[" * 100_000 + "]" * 100_000, content_type=FHIR_JSON)
+
+    with pytest.raises(FhirBadResponse, match="not JSON"):
+        FhirClient(BASE).search("Observation")
+
+
+def test_an_error_body_nested_too_deeply_still_maps_to_its_status(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{BASE}/Observation", status=503, body="[" * 100_000 + "]" * 100_000, content_type=FHIR_JSON)
+
+    with pytest.raises(FhirUnavailable):
+        FhirClient(BASE).search("Observation")
 
 
 def test_read_of_another_resource_type_is_a_bad_response(mocked: responses.RequestsMock) -> None:

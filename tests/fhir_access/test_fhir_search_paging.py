@@ -118,6 +118,15 @@ def test_continue_bundle_rejects_an_operation_outcome_prefetch() -> None:
     assert raised.value.operation_outcome == outcome
 
 
+def test_continue_bundle_rejects_a_prefetch_whose_next_link_is_no_url(
+    mocked: responses.RequestsMock, searchset, observations
+) -> None:
+    with pytest.raises(FhirBadResponse, match="malformed Bundle"):
+        FhirClient(BASE).continue_bundle(searchset(observations(range(2)), "https://[::1"))
+
+    assert len(mocked.calls) == 0
+
+
 def test_a_next_link_back_to_a_page_already_read_is_an_error(
     mocked: responses.RequestsMock, searchset, observations
 ) -> None:

@@ -1,4 +1,4 @@
-"""`GET /docs/findings`: the finding catalogue (docs/findings.md) as a public HTML page.
+"""`GET /docs/findings`: the finding catalogue (clinical_core/findings.md) as a public HTML page.
 
 A card whose finding cites no source with a URL links here instead, at `#<finding id>`
 (checklist D3, D7: `source.url` and an absolute link on every card). Each catalogue row
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 
 from flask import Blueprint, Response
 from markdown_it import MarkdownIt
@@ -22,7 +22,8 @@ from markupsafe import escape
 log = logging.getLogger(__name__)
 bp = Blueprint("cds_docs", __name__)
 FINDINGS_PATH = "/docs/findings"
-CATALOGUE = Path(__file__).resolve().parent.parent / "docs" / "findings.md"
+# Package data of clinical_core, so the installed service (the Docker image) serves it too.
+CATALOGUE = files("clinical_core").joinpath("findings.md")
 _FINDING_ID = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)+")
 _TITLE = "AA-JAK finding catalogue"
 _STYLE = "body{font-family:sans-serif;max-width:70em;margin:auto}td,th{border:1px solid #ccc;padding:.3em}"

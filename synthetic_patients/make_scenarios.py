@@ -7,7 +7,7 @@
 Each scenario is one FHIR R4 transaction Bundle (`<name>.json`) written against
 `clinical_core.anchoring.ANCHOR_DATE` (the frozen "today", 2026-01-15), and one
 sidecar (`<name>.expected.json`) with the finding ids the rules must and must not
-produce on that day (ids from docs/findings.md), the Assessment status, the drug,
+produce on that day (ids from clinical_core/findings.md), the Assessment status, the drug,
 and the fullUrls of the draft orders to pass as proposed orders.
 
 The expectations are clinical statements taken from docs/reference/clinical.md,
@@ -35,7 +35,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DOCS = ROOT / "docs" / "scenarios.md"
-CATALOGUE = ROOT / "docs" / "findings.md"
+CATALOGUE = ROOT / "clinical_core" / "findings.md"
 
 ANCHOR = date(2026, 1, 15)  # == clinical_core.anchoring.ANCHOR_DATE (a test checks they agree)
 PATIENT_ID_SYSTEM = "urn:aa-jak:synthetic-patient"
@@ -2496,7 +2496,7 @@ def no_alopecia_areata() -> Scenario:
 
 
 def catalogue_ids() -> list[str]:
-    """Every concrete finding id in docs/findings.md (the `monitoring.<item>.*` pattern rows excluded)."""
+    """Every concrete finding id in clinical_core/findings.md (the `monitoring.<item>.*` pattern rows excluded)."""
     text = CATALOGUE.read_text(encoding="utf-8")
     return sorted({m for m in re.findall(r"^\| `([a-z0-9_.]+)` \|", text, flags=re.MULTILINE)})
 
@@ -2517,7 +2517,7 @@ def build_all() -> list[Scenario]:
             if finding_id not in known and not re.fullmatch(
                 r"monitoring\.[a-z0-9_]+\.(due|overdue)", finding_id
             ):
-                raise ValueError(f"{s.name}: {finding_id} is not in docs/findings.md")
+                raise ValueError(f"{s.name}: {finding_id} is not in clinical_core/findings.md")
     return scenarios
 
 
@@ -2529,7 +2529,7 @@ def render_docs(scenarios: list[Scenario]) -> str:
         "",
         "Each scenario is a FHIR R4 transaction Bundle `synthetic_patients/<name>.json` written against the anchor",
         "date 2026-01-15 (`clinical_core.anchoring.ANCHOR_DATE`), with `<name>.expected.json` listing the finding ids",
-        "(docs/findings.md) that must and must not appear on that day, the assessment status and the drug. The",
+        "(clinical_core/findings.md) that must and must not appear on that day, the assessment status and the drug. The",
         "patient carries the identifier `urn:aa-jak:synthetic-patient|<name>`. `tests/core/test_scenarios.py` runs",
         "them all; the sandbox loads them re-anchored to any day (`reanchor`).",
         "",

@@ -1,4 +1,4 @@
-"""Hand-built assessments for rendering tests (ids from docs/findings.md)."""
+"""Hand-built assessments for rendering tests (ids from clinical_core/findings.md)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from clinical_core.bundles import split_drafts
 
 ROOT = Path(__file__).resolve().parents[2]
 PATIENTS = ROOT / "synthetic_patients"
-CATALOGUE = ROOT / "docs" / "findings.md"
+CATALOGUE = ROOT / "clinical_core" / "findings.md"
 SCENARIO_DOCS = ROOT / "docs" / "scenarios.md"
 PATIENT_ID_SYSTEM = "urn:aa-jak:synthetic-patient"
 SIDECAR_KEYS = {"description", "must", "must_not", "status", "drug", "draft_orders"}

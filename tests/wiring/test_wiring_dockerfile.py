@@ -45,3 +45,9 @@ def test_copies_every_product_package_and_not_the_sandbox():
     assert "sandbox" not in copied
     for name in copied:
         assert (ROOT / name).exists(), name
+
+
+def test_the_finding_catalogue_cards_link_to_is_package_data_the_image_installs():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "findings.md" in pyproject["tool"]["setuptools"]["package-data"]["clinical_core"]
+    assert (ROOT / "clinical_core" / "findings.md").is_file()

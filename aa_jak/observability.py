@@ -1,5 +1,7 @@
 """Operations endpoints and per-request instrumentation.
 
+- `GET /`: what an integrator looks for first: links to discovery, the OpenAPI document, the
+  finding catalogue, the app's standalone launch and the health checks.
 - `GET /healthz`: the process is up (liveness). Touches nothing else.
 - `GET /readyz`: the app's storage answers `ping()` (readiness); 503 when it does not.
 - `GET /metrics`: Prometheus text format (request count and latency per endpoint and status,
@@ -49,6 +51,25 @@ _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 bp = Blueprint("ops", __name__)
+
+
+_INDEX = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>aa-jak</title></head><body>
+<h1>aa-jak: JAK inhibitor decision support for alopecia areata</h1>
+<ul>
+<li><a href="/cds-services">CDS Hooks discovery</a> (<a href="/cds-services/openapi.json">OpenAPI</a>)</li>
+<li><a href="/docs/findings">Finding catalogue</a></li>
+<li><a href="/app/standalone">SMART app, standalone launch</a> (EHR launch: <code>/app/launch</code>)</li>
+<li><a href="/healthz">Health</a>, <a href="/readyz">readiness</a></li>
+</ul>
+</body></html>
+"""
+
+
+@bp.get("/")
+def index() -> Response:
+    """Links for integrators; no data, no configuration details."""
+    return Response(_INDEX, mimetype="text/html")
 
 
 @bp.get("/healthz")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from flask import Flask
@@ -190,3 +191,17 @@ def test_metrics_token_never_reaches_the_log(app_factory, caplog):
     client.get("/metrics", headers={"Authorization": "Bearer metrics-token-1234"})
     client.get("/metrics", headers={"Authorization": "Bearer metrics-token-1234x"})
     assert "metrics-token-1234" not in caplog.text
+
+
+def test_root_links_to_what_an_integrator_looks_for_and_each_link_answers(tmp_path):
+    from aa_jak.app import create_app
+    from aa_jak.settings import Settings
+
+    settings = Settings(dev_mode=True, database_url=f"sqlite:///{tmp_path}/aa-jak.db")
+    client = create_app(settings).test_client()
+    r = client.get("/")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    links = re.findall(r'href="([^"]+)"', r.get_data(as_text=True))
+    assert {"/cds-services", "/cds-services/openapi.json", "/docs/findings", "/app/standalone"} <= set(links)
+    for link in links:
+        assert client.get(link).status_code == 200, link

@@ -1918,6 +1918,13 @@ def baricitinib_2mg_week13_salt60_escalate() -> Scenario:
     return s
 
 
+def anti_hbc_positive_on_baricitinib(s: Scenario, given: str) -> None:
+    """A woman on baricitinib 2 mg for 20 weeks whose work-up found anti-HBc positive, HBsAg and HBV DNA negative."""
+    start = on_therapy(s, "baricitinib 2", 2, 1, 20, gender="female", age=58, given=given)
+    s.qualitative("anti_hbc", "positive", start + 13)  # after the work-up's negative one
+    s.qualitative("hbv_dna", "negative", start + 14)
+
+
 @scenario
 def baricitinib_anti_hbc_hbv_dna_detected() -> Scenario:
     s = Scenario(
@@ -1930,9 +1937,7 @@ def baricitinib_anti_hbc_hbv_dna_detected() -> Scenario:
         must_not=["monitoring.hbv_dna.due", *ELIGIBILITY],
         drug="baricitinib",
     )
-    start = on_therapy(s, "baricitinib 2", 2, 1, 20, gender="female", age=58, given="Mai")
-    s.qualitative("anti_hbc", "positive", start + 13)  # after the work-up's negative one
-    s.qualitative("hbv_dna", "negative", start + 14)
+    anti_hbc_positive_on_baricitinib(s, "Mai")
     s.lab("hbv_dna", 250, 5, unit="[IU]/mL", code=concept(coding(LOINC, *QUAL_CODES["hbv_dna"])))
     return s
 
@@ -1949,9 +1954,7 @@ def baricitinib_anti_hbc_hbv_dna_due() -> Scenario:
         must_not=["monitoring.hbv_dna.detected", *ELIGIBILITY],
         drug="baricitinib",
     )
-    start = on_therapy(s, "baricitinib 2", 2, 1, 20, gender="female", age=58, given="Lan")
-    s.qualitative("anti_hbc", "positive", start + 13)  # after the work-up's negative one
-    s.qualitative("hbv_dna", "negative", start + 14)
+    anti_hbc_positive_on_baricitinib(s, "Lan")
     return s
 
 

@@ -228,36 +228,29 @@ def test_dismiss_form_preselects_no_override_reason(client, mocked):
     assert len(options) == 1 + len(CARD["overrideReasons"])
 
 
-def test_dismissing_without_choosing_a_reason_sends_no_override_reason(client, mocked):
-    client.post(
-        "/feedback",
-        data={
-            "service_id": SERVICE["id"],
-            "card_uuid": CARD["uuid"],
-            "outcome": "overridden",
-            "override_reason": "",
-            "override_comment": "",
-            "patient_id": "p1",
-        },
-    )
+def _dismissed(client, mocked, comment: str) -> dict:
+    """The feedback item the simulator sends for a dismissal with no reason chosen."""
+    form = {
+        "service_id": SERVICE["id"],
+        "card_uuid": CARD["uuid"],
+        "outcome": "overridden",
+        "override_reason": "",
+        "override_comment": comment,
+        "patient_id": "p1",
+    }
+    client.post("/feedback", data=form)
     (item,) = json.loads(mocked.calls[-1].request.body)["feedback"]
+    return item
+
+
+def test_dismissing_without_choosing_a_reason_sends_no_override_reason(client, mocked):
+    item = _dismissed(client, mocked, "")
     assert item["outcome"] == "overridden"
     assert "overrideReason" not in item
 
 
 def test_dismissing_with_only_a_comment_sends_the_comment_without_a_reason(client, mocked):
-    client.post(
-        "/feedback",
-        data={
-            "service_id": SERVICE["id"],
-            "card_uuid": CARD["uuid"],
-            "outcome": "overridden",
-            "override_reason": "",
-            "override_comment": "seen by dermatology",
-            "patient_id": "p1",
-        },
-    )
-    (item,) = json.loads(mocked.calls[-1].request.body)["feedback"]
+    item = _dismissed(client, mocked, "seen by dermatology")
     assert item["overrideReason"] == {"userComment": "seen by dermatology"}
 
 

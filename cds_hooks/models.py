@@ -32,8 +32,33 @@ def _non_empty(value: Any, what: str) -> Any:
     return value
 
 
+def _has_empty(value: Any) -> bool:
+    """Whether `value` holds a `null`, `""`, `[]` or `{}` anywhere: the check run on every action,
+    with loops rather than generators and no path strings, since it is on every card's path."""
+    if value is None:
+        return True
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            return True
+        for item in value.values():
+            if _has_empty(item):
+                return True
+    elif kind is list:
+        if not value:
+            return True
+        for item in value:
+            if _has_empty(item):
+                return True
+    elif kind is str:
+        return not value
+    return False
+
+
 def _empty_at(value: Any, path: str = "$") -> str | None:
     """Where the first `null`, `""`, `[]` or `{}` is in `value` (A6), or None."""
+    if not _has_empty(value):
+        return None
     if value is None or (isinstance(value, str | list | dict) and not value):
         return path
     if isinstance(value, dict):
@@ -124,9 +149,11 @@ class Action(_Model):
     """A suggested change (spec §Action, D5).
 
     `create` carries a new resource; `update` the whole resource; `delete`
-    names the resource by `resourceId` (relative reference). A resource may be
-    built from request data (a draft order, a current order's medication): it
-    must be valid R4 with no null or empty value, else the action is refused.
+    names the resource by `resourceId` (relative reference). A resource with a
+    null or empty value is refused. R4 validity is checked by `require_r4` where a
+    resource holds request data; the product's own templates (a ServiceRequest for
+    a missing lab) are valid by construction and tested, and full FHIR model
+    validation of every action would cost more than rendering (performance.md).
     """
 
     type: ActionType
@@ -141,11 +168,14 @@ class Action(_Model):
                 raise ValueError(f"{self.type} action needs a FHIR resource")
             if path := _empty_at(self.resource):
                 raise ValueError(f"{self.type} action resource has a null or empty value at {path}")
-            # Raises ValueError (pydantic's ValidationError is one) for an invalid or unknown resource.
-            get_fhir_model_class(str(self.resource["resourceType"])).model_validate(self.resource)
         elif not self.resourceId or not REFERENCE.fullmatch(self.resourceId):
             raise ValueError("delete action needs resourceId as a relative reference (Type/id)")
         return self
+
+
+def require_r4(resource: dict[str, Any]) -> None:
+    """Raise ValueError (pydantic's ValidationError is one) unless `resource` is a valid R4 resource."""
+    get_fhir_model_class(str(resource.get("resourceType"))).model_validate(resource)
 
 
 class Suggestion(_Model):

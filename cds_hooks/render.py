@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from pydantic import ValidationError
-
 from cds_hooks.codes import MINOR_FINDINGS_TOPIC, finding_topic, override_reasons
 from cds_hooks.docs import findings_url
 from cds_hooks.models import (
@@ -44,6 +42,7 @@ from cds_hooks.models import (
     SelectionBehavior,
     Source,
     Suggestion,
+    require_r4,
 )
 from clinical_core.findings import Action as CoreAction
 from clinical_core.findings import ActionKind, Assessment, Category, Finding, Severity
@@ -417,8 +416,9 @@ def _resource_suggestion(
     sent, a current order's medication and route); None when the action model refuses it (not
     valid R4, or a null or empty value): the clinician gets no action rather than a broken one."""
     try:
+        require_r4(resource)
         change = Action(type=kind, description=label, resource=resource)
-    except ValidationError:
+    except ValueError:  # pydantic's ValidationError is one
         return None
     return Suggestion(label=label, uuid=ctx.new_uuid(), actions=(change,))
 

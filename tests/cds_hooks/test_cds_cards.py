@@ -13,7 +13,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from cds_hooks.codes import OVERRIDE_REASON_SYSTEM, override_reason_codesystem
-from cds_hooks.models import SUMMARY_MAX, Action, Card, Link, Source, Suggestion
+from cds_hooks.models import SUMMARY_MAX, Action, Card, Link, Source, Suggestion, require_r4
 from clinical_core.findings import Citation
 
 PV = "/cds-services/aa-jak-patient-view"
@@ -386,10 +386,21 @@ def test_D5_delete_names_its_resource_as_type_and_fhir_id(resource_id):
         Action(type="delete", description="d", resourceId=resource_id)
 
 
-@pytest.mark.parametrize("change", [*INVALID_DRAFTS.values(), {"resourceType": "NoSuchResource"}])
-def test_D5_action_resources_are_valid_r4_without_null_or_empty_values(change):
+EMPTY_VALUES = {k: v for k, v in INVALID_DRAFTS.items() if k != "invalid R4"}
+
+
+@pytest.mark.parametrize("change", EMPTY_VALUES.values(), ids=EMPTY_VALUES)
+def test_D5_action_resources_have_no_null_or_empty_values(change):
     with pytest.raises(ValidationError):
         Action(type="update", description="d", resource=draft_medication_request() | change)
+
+
+@pytest.mark.parametrize(
+    "change", [INVALID_DRAFTS["invalid R4"], {"resourceType": "NoSuchResource"}], ids=["invalid", "unknown"]
+)
+def test_D5_a_resource_built_from_request_data_must_be_valid_r4(change):
+    with pytest.raises(ValueError):
+        require_r4(draft_medication_request() | change)
 
 
 def test_D6_override_reasons_are_coded_with_display(call, engine):

@@ -159,7 +159,7 @@ class Settings(BaseSettings):
     smart_state_ttl_s: int = 600
     smart_session_ttl_s: int = 8 * 3600
     smart_discovery_cache_s: int = 300
-    smart_cookie_secure: bool = True  # browser-key cookie: `SameSite=None` needs Secure in browsers
+    smart_cookie_secure: bool = True  # the key cookies: `SameSite=None` needs Secure in browsers
     smart_refresh_leeway_s: int = 60  # refresh the access token this long before it expires
     # Business identifier system of SALT Observations the app writes (conditional create on it).
     smart_salt_identifier_system: str = "urn:aa-jak:fhir:identifier:salt-observation"

@@ -124,8 +124,10 @@ def _override(item: dict[str, Any], outcome: str, where: str) -> tuple[str | Non
         not isinstance(reason, dict)
         or not isinstance(reason.get("code"), str)
         or not isinstance(reason.get("system"), str)
+        or not reason["code"].strip()
+        or not reason["system"].strip()
     ):
-        raise BadRequest(f"{where}.overrideReason.reason must be a Coding with code and system")
+        raise BadRequest(f"{where}.overrideReason.reason must be a Coding with a code and a system")
     from storage import OVERRIDE_CODE_MAX_LENGTH
 
     if len(reason["code"]) > OVERRIDE_CODE_MAX_LENGTH:

@@ -180,6 +180,7 @@ def age_unknown(ctx: Context) -> list[Finding]:
     """
     if ctx.age is not None:
         return []
+    limits = [(d, m) for d in ctx.drugs if (m := ctx.drug(d).min_age) is not None]
     return [
         make(
             ctx,
@@ -187,6 +188,8 @@ def age_unknown(ctx: Context) -> list[Finding]:
             Category.AGENT,
             Severity.WARNING,
             "No birth date on record: the minimum age for JAK inhibitors cannot be checked",
+            lines=tuple(f"{ctx.drug(d).display}: age >= {m.value} years." for d, m in limits),
+            facts=[m for _, m in limits],
             missing=("birth date",),
         )
     ]

@@ -99,6 +99,15 @@ def test_E2_override_reason_code_longer_than_storage_keeps_is_400(call):
     assert "longer than 255" in response.get_json()["issue"][0]["diagnostics"]
 
 
+@pytest.mark.parametrize("field", ["code", "system"])
+def test_E2_override_reason_with_an_empty_code_or_system_is_400(call, field):
+    item = overridden()
+    item["overrideReason"]["reason"][field] = " "
+    response = post(call, {"feedback": [item]})
+    assert response.status_code == 400
+    assert "with a code and a system" in response.get_json()["issue"][0]["diagnostics"]
+
+
 @pytest.mark.parametrize(
     "item",
     [

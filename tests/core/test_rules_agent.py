@@ -266,3 +266,10 @@ def test_deuruxolitinib_once_daily_is_not_labelled() -> None:
 
 def test_unused_helpers_are_importable() -> None:
     assert lab("alc", 1).test == "alc" and qual("tb_igra", "negative").result == "negative"
+
+
+def test_unknown_age_names_and_cites_each_candidate_minimum_age() -> None:
+    finding = run(patient(age=None)).by_id("agent.age.unknown")
+    assert finding is not None
+    assert "Ritlecitinib: age >= 12 years." in finding.detail
+    assert {"S1", "S8a"} <= {c.id for c in finding.citations}

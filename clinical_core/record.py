@@ -106,6 +106,7 @@ class Diagnosis(CodeRecognised):
     active: bool
     reference: str
     unverified_code: str | None = None  # e.g. "SNOMED CT 19754005" (no verified entry gives the subtype)
+    codes: tuple[tuple[str, str], ...] = ()  # (system, code) of every coding of the Condition, as sent
 
 
 @dataclass(frozen=True)

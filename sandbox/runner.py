@@ -131,11 +131,14 @@ def wait_http_ok(url: str, timeout_s: float, process: subprocess.Popen[bytes] | 
     raise RuntimeError(f"{url} did not answer 200 within {timeout_s:.0f} s")
 
 
-def banner(ports: SandboxPorts, config_file: Path) -> str:
+def banner(ports: SandboxPorts, config_file: Path, aa_jak: Path | None = None) -> str:
     """What a newcomer needs once everything is up: where to start, and how to see what happened.
 
     `aa-jak feedback-report` reads the default database unless pointed at the sandbox's settings.
+    `aa_jak` is the command itself, by default the one beside this Python (`.venv/bin/aa-jak`:
+    `./dev.sh` does not put the venv on PATH).
     """
+    command = _as_typed(aa_jak or Path(sys.executable).parent / "aa-jak")
     return (
         "\n"
         "aa-jak sandbox is running (synthetic data only; DEVELOPMENT MODE)\n"
@@ -146,7 +149,7 @@ def banner(ports: SandboxPorts, config_file: Path) -> str:
         f"  FHIR server (open):         {ports.fhir_base}  (sekmet console: {ports.fhir_base[:-5]}/ui)\n"
         f"  Product settings file:      {config_file}\n"
         "  Cards and feedback so far:  "
-        f"AA_JAK_CONFIG_FILE={_as_typed(config_file)} aa-jak feedback-report\n"
+        f"AA_JAK_CONFIG_FILE={_as_typed(config_file)} {command} feedback-report\n"
         "Press Ctrl-C to stop.\n"
     )
 

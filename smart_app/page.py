@@ -81,22 +81,15 @@ class PageView:
     diagnosis_codes: dict[str, str] = field(default_factory=dict)  # Condition reference -> its codes
 
 
-def _diagnosis_codes(diagnoses: Any, resources: list[dict[str, Any]]) -> dict[str, str]:
+def _diagnosis_codes(diagnoses: Any) -> dict[str, str]:
     """Every code of each diagnosis's Condition, ICD-10-CM first: the codes a payer's form asks for."""
     from clinical_core.extract import code_text
 
-    conditions = {f"Condition/{r.get('id')}": r for r in resources if r.get("resourceType") == "Condition"}
-    out: dict[str, str] = {}
-    for d in diagnoses:
-        codings = (conditions.get(d.reference) or {}).get("code", {}).get("coding") or []
-        pairs = [
-            (c.get("system"), c["code"])
-            for c in codings
-            if isinstance(c, dict) and isinstance(c.get("code"), str) and isinstance(c.get("system"), str)
-        ]
-        pairs.sort(key=lambda pair: pair[0] != ICD10CM)
-        out[d.reference] = ", ".join(code_text(s, c) for s, c in pairs) or code_text(d.system, d.code)
-    return out
+    return {
+        d.reference: ", ".join(code_text(s, c) for s, c in sorted(d.codes, key=lambda sc: sc[0] != ICD10CM))
+        or code_text(d.system, d.code)
+        for d in diagnoses
+    }
 
 
 def knowledge() -> Any:
@@ -259,7 +252,7 @@ def build(ctx: Any, *, with_charts: bool = True) -> PageView:
     view.salt_available = view.can_write and K.salt_model(k) is not None
     view.education = K.education(k)
     view.durations = {d.reference: _duration(d.onset or d.recorded, as_of) for d in record.diagnoses}
-    view.diagnosis_codes = _diagnosis_codes(record.diagnoses, data.resources)
+    view.diagnosis_codes = _diagnosis_codes(record.diagnoses)
     config_caps: list[str] = []
     client = state.registry.get(ctx.iss)
     if client is not None:

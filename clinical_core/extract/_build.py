@@ -300,6 +300,7 @@ class RecordBuilder:
                     active=active,
                     reference=reference,
                     unverified_code=unverified,
+                    codes=tuple((s, c) for s, c, _ in codings(code) if s and c),
                 )
             )
         concepts = sorted({h[0][len("condition.") :] for h in hits} - {"alopecia_areata"})

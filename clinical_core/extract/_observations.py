@@ -80,8 +80,10 @@ _INDETERMINATE_TEXT = re.compile(r"\b(?:indeterminate|equivocal|borderline|incon
 _POSITIVE_TEXT = re.compile(r"\b(?:positive|pos|detected|reactive|pregnant)\b", re.I)
 _METABOLIZER_TEXT = re.compile(r"\b(poor|intermediate|normal|rapid|ultra[- ]?rapid)\s+metaboli[sz]er\b", re.I)
 _DIPLOTYPE = re.compile(r"(\*\d+)\s*/\s*(\*\d+)")
-# Pharmacogene symbols a result's text may name ("CYP2C9 *1/*3"); the genes this product reads are CYPs.
-_GENE_SYMBOL = re.compile(r"\bCYP\d+[A-Z]+\d*\b", re.I)
+# Gene symbols a result's text names: a CYP ("CYP2C9 poor metabolizer"), or any symbol written
+# before a star allele ("TPMT *1/*3A", "HLA-B*57:01").
+# Symbols are upper case, so "Genotype *1/*3" names none.
+_GENE_SYMBOL = re.compile(r"(?i:\bCYP\d+[A-Z]+\d*\b)|\b[A-Z][A-Z0-9]{1,9}(?:-[A-Z0-9]{1,3})?(?=\s*\*\s*\d)")
 # (result, original text, why it cannot be read, the unverified answer code it rests on)
 _Presence = tuple[str | None, str, str | None, str | None]
 # (result, original text, why it cannot be read, what a status was inferred from, unverified answer code)
@@ -209,7 +211,11 @@ class ObservationReader:
         if "this" not in stated and stated:
             return False
         symbols = ", ".join(e.display for e in self.knowledge.value_sets[gene].codes)
-        why = "it names another gene as well" if stated else "the code names no gene and the result does not"
+        why = (
+            "it names another gene as well"
+            if stated
+            else "the code names no gene, and neither a gene-studied component nor the result names one"
+        )
         self.facts.cannot_read(reference, f"Observation gene ({symbols})", why)
         return False
 
@@ -429,8 +435,12 @@ class ObservationReader:
             value = number(quantity.get("value"))
             original = f"{comparator}{shown(quantity.get('value'))} {text(quantity, 'unit') or ''}".strip()
             if test == "hbv_dna" and value is not None and value > 0 and not comparator:
-                # A quantified viral load means the DNA was detected; a bound ("<10") is not read.
+                # A quantified viral load means the DNA was detected.
                 return "positive", original, None, None
+            if test == "hbv_dna" and value is not None and comparator in ("<", "<="):
+                # Below the limit of quantification: "not detected" or "detected, not quantifiable"
+                # depending on the assay, so neither; it still counts as measured.
+                return "indeterminate", original, None, None
             why = f"quantitative result {original!r} has no qualitative interpretation"
             return None, original, why, None
         return None, "", None, None

@@ -154,10 +154,12 @@ def escalation(ctx: Context) -> list[Finding]:
     if limited:
         finding_id = f"response.{run.drug}.above_target_dose_limited"
         summary = f"{above}: {escalated} is not an option ({limited})"
+        label_step = f"The label's step ({esc.text}) does not apply: {limited}."
         actions: tuple[Action, ...] = ()
     else:
         finding_id = f"response.{run.drug}.consider_{number(esc.dose_mg)}mg"
         summary = f"{above}: consider {escalated}"
+        label_step = esc.text
         actions = (
             change_dose(run.drug, drug.display, esc.dose_mg, esc.doses_per_day, run.episode.reference),
         )
@@ -169,7 +171,7 @@ def escalation(ctx: Context) -> list[Finding]:
             Severity.WARNING,
             summary[:139],
             lines=(
-                esc.text,
+                label_step,
                 f"Review week {p.escalation_review_week.value} is policy; the label gives no week.",
             ),
             evidence=(salt_evidence(salt),),

@@ -237,6 +237,15 @@ def test_quantified_hbv_dna_counts_as_detected() -> None:
     assert (result.test, result.result) == ("hbv_dna", "positive")
 
 
+def test_hbv_dna_below_the_limit_of_quantification_is_indeterminate_not_unreadable() -> None:
+    obs = observation(
+        "29615-2", None, None, "2026-01-05", valueQuantity={"value": 10, "comparator": "<", "unit": "IU/mL"}
+    )
+    rec = record(obs)
+    assert [(r.result, r.original) for r in rec.qualitative] == [("indeterminate", "<10 IU/mL")]
+    assert rec.uninterpretable == ()
+
+
 # --- CYP2C9 ------------------------------------------------------------------------------
 
 
@@ -313,6 +322,12 @@ def test_drug_metabolism_result_for_cyp2d6_is_not_a_cyp2c9_status() -> None:
 
 def test_genotype_naming_another_gene_is_not_a_cyp2c9_status() -> None:
     rec = record(observation("84413-4", {"text": "CYP2D6 *1/*4"}, None, "2025-05-05"))
+    assert rec.qualitative == () and rec.uninterpretable == ()
+
+
+@pytest.mark.parametrize("text", ["TPMT *1/*3A", "HLA-B*57:01"])
+def test_genotype_of_a_gene_named_before_its_star_allele_is_not_a_cyp2c9_status(text: str) -> None:
+    rec = record(observation("84413-4", {"text": text}, None, "2025-05-05"))
     assert rec.qualitative == () and rec.uninterpretable == ()
 
 

@@ -139,6 +139,12 @@ def test_most_specific_subtype_wins_when_codings_differ() -> None:
     assert record(aa).diagnoses[0].subtype == "ophiasis"
 
 
+def test_diagnosis_keeps_every_code_of_its_condition() -> None:
+    aa = condition("68225006")
+    aa["code"]["coding"].append({"system": ICD10, "code": "L63.9"})
+    assert record(aa).diagnoses[0].codes == (("http://snomed.info/sct", "68225006"), (ICD10, "L63.9"))
+
+
 @pytest.mark.parametrize("verification", ["entered-in-error", "refuted"])
 def test_refuted_or_entered_in_error_condition_is_excluded(verification: str) -> None:
     rec = record(

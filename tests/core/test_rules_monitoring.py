@@ -178,3 +178,8 @@ def test_no_hbv_dna_monitoring_on_ritlecitinib_whose_label_has_no_such_rule() ->
 
 def test_no_hbv_dna_monitoring_when_anti_hbc_is_negative() -> None:
     assert "monitoring.hbv_dna.due" not in run(_on("baricitinib", 200, 2)).ids
+
+
+def test_hbv_dna_below_the_limit_of_quantification_counts_as_measured() -> None:
+    assessment = run(_anti_hbc_positive_on("baricitinib", 2, ("indeterminate", 10)))
+    assert not {"monitoring.hbv_dna.due", "monitoring.hbv_dna.detected"} & assessment.ids

@@ -58,6 +58,7 @@ def test_baricitinib_4mg_not_an_option_when_egfr_in_reduction_band() -> None:
     finding = assessment.by_id("response.baricitinib.above_target_dose_limited")
     assert finding is not None and finding.actions == ()
     assert "baricitinib 4 mg is not an option (renal function limits the dose)" in finding.summary
+    assert "does not apply: renal function limits the dose." in finding.detail
     assert "response.baricitinib.consider_4mg" not in assessment.ids
 
 

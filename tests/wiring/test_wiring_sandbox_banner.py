@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ def test_banner_prints_the_feedback_report_command_that_reads_the_sandbox_databa
     """Plain `aa-jak feedback-report` reads the default database, not the sandbox's."""
     monkeypatch.chdir(tmp_path)
     config_file = (tmp_path / "var" / "sandbox" / "aa-jak.yaml").resolve()
-    text = banner(PORTS, config_file)
-    assert "AA_JAK_CONFIG_FILE=var/sandbox/aa-jak.yaml aa-jak feedback-report\n" in text
+    text = banner(PORTS, config_file, tmp_path / ".venv" / "bin" / "aa-jak")
+    assert "AA_JAK_CONFIG_FILE=var/sandbox/aa-jak.yaml .venv/bin/aa-jak feedback-report\n" in text
 
 
 def test_banner_gives_the_settings_file_in_full_when_it_is_outside_the_working_directory(
@@ -28,4 +29,15 @@ def test_banner_gives_the_settings_file_in_full_when_it_is_outside_the_working_d
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     config_file = (tmp_path / "var" / "sandbox" / "aa-jak.yaml").resolve()
-    assert f"AA_JAK_CONFIG_FILE={config_file} aa-jak feedback-report\n" in banner(PORTS, config_file)
+    command = tmp_path / ".venv" / "bin" / "aa-jak"
+    assert f"AA_JAK_CONFIG_FILE={config_file} {command} feedback-report\n" in banner(
+        PORTS, config_file, command
+    )
+
+
+def test_banner_names_the_aa_jak_beside_the_running_python_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # elsewhere than the venv, so the path is given in full
+    text = banner(PORTS, tmp_path / "aa-jak.yaml")
+    assert f"{Path(sys.executable).parent / 'aa-jak'} feedback-report" in text

@@ -21,9 +21,10 @@ from functools import partial
 from typing import Any
 
 from cds_hooks.errors import BadRequest, PreconditionFailed
-from cds_hooks.request import FHIR_ID, HookRequest
+from cds_hooks.request import HookRequest
 from clinical_core.extract import medication_key
 from clinical_core.rules.common import ACTIVE_ORDER_STATUSES
+from fhir_access import FHIR_ID
 from fhir_access.bundles import bundle_resources, next_link
 
 log = logging.getLogger(__name__)

@@ -136,8 +136,12 @@ def register_error_handlers(bp: Blueprint, allowed_methods: Callable[[str], str]
     """`allowed_methods(path)` gives the Allow header of a 405 at a CDS URL.
 
     HTTP errors are handled app-wide (for CDS paths only): the routing raises its 404s and 405s
-    before a view, and so a blueprint, is chosen.
+    before a view, and so a blueprint, is chosen. They are handled on the blueprint too, because
+    Flask looks at the blueprint's handlers first: there the catch-all `Exception` would turn a
+    view's HTTP error (a 413 or a client disconnect while reading the body) into a 500.
     """
+    handle_http = _http_exception_handler(allowed_methods)
     bp.register_error_handler(CdsError, _handle_cds_error)
-    bp.app_errorhandler(HTTPException)(_http_exception_handler(allowed_methods))
+    bp.register_error_handler(HTTPException, handle_http)
+    bp.app_errorhandler(HTTPException)(handle_http)
     bp.register_error_handler(Exception, _handle_unexpected)

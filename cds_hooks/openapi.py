@@ -13,7 +13,8 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from cds_hooks.models import CdsResponse, DiscoveryResponse
-from cds_hooks.request import FHIR_ID, REFERENCE, REQUIRED_CONTEXT
+from cds_hooks.request import REFERENCE, REQUIRED_CONTEXT
+from fhir_access import FHIR_ID
 
 REF = "#/components/schemas/{model}"
 

@@ -17,11 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cds_hooks.errors import BadRequest
+from fhir_access import FHIR_ID, RESOURCE_TYPE
 from fhir_access.bundles import bundle_problem
 
-# Used with fullmatch: `$` would also match before a trailing newline.
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]+")
+# Used with fullmatch, as FHIR_ID and RESOURCE_TYPE: `$` would also match before a trailing newline.
 REFERENCE = re.compile(rf"{RESOURCE_TYPE.pattern}/{FHIR_ID.pattern}")
 # Request resource types that exist in DSTU2/STU3 or R5 but not in R4 (B4: accept R4 only).
 NON_R4_TYPES = frozenset(

@@ -33,8 +33,9 @@ from cds_hooks.errors import (
 from cds_hooks.feedback import parse_feedback
 from cds_hooks.models import CdsResponse, DiscoveryResponse
 from cds_hooks.render import RenderContext, as_of_today, render
-from cds_hooks.request import FHIR_ID, HookRequest, parse_hook_request, parse_json
+from cds_hooks.request import HookRequest, parse_hook_request, parse_json
 from cds_hooks.state import CdsHooksState
+from fhir_access import FHIR_ID
 from fhir_access.urls import BaseUrl
 
 log = logging.getLogger(__name__)
@@ -270,7 +271,8 @@ def _fhir_source(hook_request: HookRequest) -> tuple[FhirSource | None, str]:
     ):
         problem = "is not allow-listed for this CDS client"
     elif base is None:
-        problem = "carries credentials"  # what BaseUrl refuses that parse_hook_request lets through
+        # Credentials or no host: what BaseUrl refuses that parse_hook_request lets through.
+        problem = "is not a usable base URL"
     if problem:
         # The base URL without any user:password@, so the operator can allow-list it.
         parts = urlsplit(server)

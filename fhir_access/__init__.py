@@ -12,11 +12,15 @@ from fhir_access.errors import FhirTimeout as FhirTimeout
 from fhir_access.errors import FhirUnauthorized as FhirUnauthorized
 from fhir_access.errors import FhirUnavailable as FhirUnavailable
 from fhir_access.errors import OffOriginUrl as OffOriginUrl
+from fhir_access.ids import FHIR_ID as FHIR_ID
+from fhir_access.ids import RESOURCE_TYPE as RESOURCE_TYPE
 from fhir_access.references import MedicationReference as MedicationReference
 from fhir_access.references import ReferenceKind as ReferenceKind
 from fhir_access.references import parse_medication_reference as parse_medication_reference
 
 __all__ = [
+    "FHIR_ID",
+    "RESOURCE_TYPE",
     "CreateResult",
     "FhirBadResponse",
     "FhirClient",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -30,14 +29,13 @@ from fhir_access.errors import (
     FhirUnavailable,
     OffOriginUrl,
 )
+from fhir_access.ids import FHIR_ID, RESOURCE_TYPE
 from fhir_access.transport import deadline_scope, retrying_session
 from fhir_access.urls import BaseUrl
 
 logger = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
-_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
-_RESOURCE_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 `id` datatype
 
 SearchParams = Mapping[str, str | Sequence[str]]
 Resource = dict[str, Any]
@@ -51,14 +49,12 @@ class CreateResult:
     `resource` is None when the server sent no representation (an empty or non-JSON body).
     `location` is the `Location` header as sent; it is never requested (a proxy may name its
     upstream server there), so read the resource by type and id through the client instead.
-    `etag` is the `ETag` header as sent (the version created, e.g. `W/"1"`).
     """
 
     status: int
     resource: Resource | None
     location: str | None
     operation_outcome: Resource | None
-    etag: str | None = None
 
 
 class FhirClient:
@@ -111,7 +107,7 @@ class FhirClient:
     def read(self, resource_type: str, resource_id: str) -> Resource:
         """`GET [base]/{resource_type}/{resource_id}`."""
         _check_type(resource_type)
-        if not _RESOURCE_ID.fullmatch(resource_id):
+        if not FHIR_ID.fullmatch(resource_id):
             raise ValueError("resource id must be a FHIR id: 1-64 letters, digits, '-' or '.'")
         url = f"{self._base.url}/{resource_type}/{resource_id}"
         return self._read_at(url, resource_type, self._new_deadline())
@@ -200,7 +196,6 @@ class FhirClient:
             resource=body if returned_type == resource_type else None,
             location=response.headers.get("Location"),
             operation_outcome=body if returned_type == "OperationOutcome" else None,
-            etag=response.headers.get("ETag"),
         )
 
     def _new_deadline(self) -> float:
@@ -209,7 +204,7 @@ class FhirClient:
     def _target(self, query: str) -> tuple[str, str]:
         url = self._base.resolve(query)
         segments = self._base.segments(url)
-        if not segments or not _RESOURCE_TYPE.fullmatch(segments[0]):
+        if not segments or not RESOURCE_TYPE.fullmatch(segments[0]):
             raise ValueError("query must start with a FHIR resource type, e.g. 'Observation?patient=1'")
         return url, segments[0]
 
@@ -312,7 +307,7 @@ class FhirClient:
 
 
 def _check_type(resource_type: str) -> None:
-    if not _RESOURCE_TYPE.fullmatch(resource_type):
+    if not RESOURCE_TYPE.fullmatch(resource_type):
         raise ValueError("resource type must be a FHIR resource type name such as 'Observation'")
 
 
@@ -320,7 +315,7 @@ def _resource_type_of(bundle: dict[str, Any]) -> str:
     """The type of a Bundle's first resource, to name it in errors and logs."""
     resources = bundle_resources(bundle)
     kind = resources[0].get("resourceType") if resources else None
-    return kind if isinstance(kind, str) and _RESOURCE_TYPE.fullmatch(kind) else "Bundle"
+    return kind if isinstance(kind, str) and RESOURCE_TYPE.fullmatch(kind) else "Bundle"
 
 
 def _json(response: requests.Response, resource_type: str, interaction: str) -> Any:

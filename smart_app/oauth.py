@@ -18,7 +18,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from authlib.common.urls import add_params_to_qs, add_params_to_uri
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.auth import ClientAuth
 
+from fhir_access import FHIR_ID
 from smart_app.discovery import SmartConfiguration
 from smart_app.errors import SmartError
 from smart_app.keys import ClientKeys
@@ -46,7 +46,6 @@ CLIENT_TYPES = (
 )
 ID_TOKEN_ALGORITHMS = ["RS256"]  # servers must support RS256 (SC#scopes-for-requesting-identity-data)
 MAX_EXPIRES_IN_S = 366 * 24 * 3600
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # the FHIR R4 `id` datatype
 
 
 def new_state() -> str:

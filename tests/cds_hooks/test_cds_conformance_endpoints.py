@@ -13,7 +13,10 @@ from typing import Any
 import cds_builders as builders
 import pytest
 from cds_support import FHIR, PATIENT, draft_medication_request, hook_body, searchset
+from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
+import cds_hooks.views
 from cds_hooks.registry import Registry
 
 PV = "/cds-services/aa-jak-patient-view"
@@ -477,6 +480,25 @@ def test_G3_413_body_over_limit(make_app, jwt_for):
     body["padding"] = "x" * 2000
     response = client.post(PV, json=body, headers={"Authorization": f"Bearer {jwt_for(PV)}"})
     assert response.status_code == 413
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(RequestEntityTooLarge(), 413), (ClientDisconnected(), 400), (WerkzeugBadRequest(), 400)],
+    ids=["RequestEntityTooLarge", "ClientDisconnected", "BadRequest"],
+)
+def test_G2_G3_http_error_raised_in_a_view_keeps_its_status_with_an_operation_outcome(
+    call, monkeypatch, error, status
+):
+    """Werkzeug raises these while a view reads the body; the blueprint's catch-all must not answer 500."""
+
+    def fail(raw: bytes) -> Any:
+        raise error
+
+    monkeypatch.setattr(cds_hooks.views, "parse_json", fail)
+    response = call(PV, hook_body())
+    assert response.status_code == status
     assert response.get_json()["resourceType"] == "OperationOutcome"
 
 

@@ -422,6 +422,19 @@ def test_C7_C8_ignored_fhir_server_is_logged_without_token_or_patient_data(call,
     assert PATIENT not in caplog.text
 
 
+def test_C8_unusable_fhir_server_in_dev_mode_is_named_so_and_not_credentials(make_app, fhir_mock):
+    """A fhirServer without a host passes the request checks but is no base URL the client can call."""
+    client = make_app(dev_mode=True).test_client()
+    body = hook_body(fhirServer="https://:443/fhir")
+    del body["prefetch"]["labs"]
+    response = client.post(PV, json=body)
+    assert response.status_code == 412
+    diagnostics = response.get_json()["issue"][0]["diagnostics"]
+    assert "the fhirServer is not a usable base URL" in diagnostics
+    assert "credentials" not in diagnostics
+    assert len(fhir_mock.calls) == 0
+
+
 def test_K3_sandbox_request_shape_is_accepted(make_app, fhir_mock):
     """The sandbox sends fhirServer without fhirAuthorization and userId Practitioner/COREPRACTITIONER1."""
     client = make_app(dev_mode=True).test_client()

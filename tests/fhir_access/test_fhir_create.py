@@ -57,14 +57,14 @@ def test_create_answered_201_with_a_body_that_is_not_json_counts_as_created(
     mocked.post(
         f"{BASE}/Patient",
         status=201,
-        headers={"Location": f"{BASE}/Patient/p1/_history/1", "ETag": 'W/"1"'},
+        headers={"Location": f"{BASE}/Patient/p1/_history/1"},
         body="<html>Created</html>",
         content_type="text/html",
     )
 
     result = FhirClient(BASE).create(PATIENT)
 
-    assert result == CreateResult(201, None, f"{BASE}/Patient/p1/_history/1", None, etag='W/"1"')
+    assert result == CreateResult(201, None, f"{BASE}/Patient/p1/_history/1", None)
 
 
 def test_conditional_create_answered_200_with_a_body_that_is_not_json_counts_as_a_match(

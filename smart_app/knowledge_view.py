@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from clinical_core.salt_scale import aa_iga_grade, grade_starts
+
 SALT_VALUE_SET = "observation.salt"
 REGIONS = ("vertex", "posterior", "right", "left")  # `meaning` of the region codes in the value set
 
@@ -32,13 +34,24 @@ class Code:
 
 
 @dataclass(frozen=True)
+class IgaBand:
+    """One AA-IGA band of the knowledge file: SALT `salt_min` to `salt_max` (whole numbers, both included)."""
+
+    grade: int
+    label: str
+    salt_min: float
+    salt_max: float
+
+
+@dataclass(frozen=True)
 class SaltModel:
-    """What the calculator needs: codes, region weights (fractions) and AA-IGA bands."""
+    """What the calculator needs: codes, region weights (fractions), AA-IGA bands and the response target."""
 
     total: Code
     regions: tuple[tuple[str, Code, float], ...]  # (meaning, code, weight as a fraction)
     iga_code: Code | None
-    iga_bands: tuple[tuple[int, str, float, float], ...]  # (grade, label, low, high) inclusive SALT bounds
+    iga_bands: tuple[IgaBand, ...]
+    response_target: float  # where the AA-IGA band edges switch side (clinical_core.salt_scale)
     unit: dict[str, str]
 
     def score(self, losses: dict[str, float]) -> float:
@@ -46,21 +59,22 @@ class SaltModel:
         return round_half_up(total * 10) / 10
 
     def iga(self, salt: float) -> tuple[int, str] | None:
-        """The AA-IGA grade and label of a SALT score.
-
-        The bands are whole numbers: SALT is rounded half up first, and any loss at all (SALT > 0)
-        is at least 1, since grade 0 means no hair loss.
-        """
-        whole = max(round_half_up(salt), 1) if salt > 0 else 0
-        for grade, label, low, high in self.iga_bands:
-            if low <= whole <= high:
-                return grade, label
-        return None
+        """The AA-IGA grade and label of a SALT score, as the clinical core grades it (no rounding)."""
+        grade = aa_iga_grade(salt, self.iga_bands, self.response_target)
+        labels = {b.grade: b.label for b in self.iga_bands}
+        return None if grade is None else (grade, labels[grade])
 
     def as_json(self) -> dict[str, Any]:
+        """For the preview (static/salt.js): the weights, and where each grade starts, from the core."""
+        labels = {b.grade: b.label for b in self.iga_bands}
+        starts = grade_starts(self.iga_bands, self.response_target)
         return {
             "weights": {m: w for m, _, w in self.regions},
-            "bands": [{"grade": g, "label": lab, "low": lo, "high": hi} for g, lab, lo, hi in self.iga_bands],
+            "salt_max": max(b.salt_max for b in self.iga_bands) if self.iga_bands else None,
+            "grades": [
+                {"grade": s.grade, "label": labels[s.grade], "from": s.salt, "inclusive": s.inclusive}
+                for s in starts
+            ],
         }
 
 
@@ -68,7 +82,7 @@ def round_half_up(value: float) -> int:
     """`value` to the nearest whole number, halves up: JavaScript's Math.round, not Python's round().
 
     Must agree with the preview in static/salt.js, which rounds the same numbers with Math.round:
-    otherwise the SALT or AA-IGA saved differs from the one shown (Python rounds 0.5 to 0, JS to 1).
+    otherwise the SALT saved differs from the one shown (Python rounds 0.5 to 0, JS to 1).
     `value - floor` is exact for these magnitudes, so halves are recognised without `+ 0.5` error.
     """
     whole = math.floor(value)
@@ -93,7 +107,8 @@ def salt_codes(knowledge: Any) -> dict[str, Code]:
 
 
 def salt_model(knowledge: Any) -> SaltModel | None:
-    """None unless the knowledge file has the SALT codes, region weights and AA-IGA bands (`salt:`)."""
+    """None unless the knowledge file has the SALT codes, region weights and AA-IGA bands (`salt:`),
+    and the response target that places the AA-IGA band edges."""
     section = _get(knowledge, "salt")
     by_code = {c.code: c for c in salt_codes(knowledge).values()}
     total = salt_codes(knowledge).get("total")
@@ -108,15 +123,24 @@ def salt_model(knowledge: Any) -> SaltModel | None:
         return None
     regions.sort(key=lambda r: REGIONS.index(r[0]))
     bands = tuple(
-        (int(_get(b, "grade")), str(_get(b, "label")), float(_get(b, "salt_min")), float(_get(b, "salt_max")))
+        IgaBand(
+            int(_get(b, "grade")),
+            str(_get(b, "label")),
+            float(_get(b, "salt_min")),
+            float(_get(b, "salt_max")),
+        )
         for b in _get(section, "aa_iga", "bands") or ()
     )
+    target = response_target(knowledge)
+    if target is None:
+        return None
     unit = str(_get(section, "unit") or "%")
     return SaltModel(
         total=total,
         regions=tuple(regions),
         iga_code=by_code.get(str(_get(section, "aa_iga", "code"))),
         iga_bands=bands,
+        response_target=target,
         unit={"unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
     )
 

@@ -395,22 +395,41 @@ def _save(
         }
         return _not_saved(ctx, model, form_id, values, answer, read_banner=True)
     except FhirError as exc:
-        why = f"HTTP {exc.status}" if exc.status else "no answer"
-        answer = {
-            "status": 502,
-            "title": f"The SALT score was NOT saved: the EHR did not save it ({why}).",
-            "lines": outcome_text(exc.operation_outcome),
-            "next_step": "Your values are kept below. You can try again; the score will not be saved twice.",
-            "can_retry": True,
-        }
+        answer = _ehr_did_not_save(exc.status, outcome_text(exc.operation_outcome))
         # An EHR that answered with a refusal can still show the banner; one failing or silent
         # would only keep the clinician waiting again.
         answered = exc.status is not None and exc.status < 500
         return _not_saved(ctx, model, form_id, values, answer, read_banner=answered)
     if result.status == 200:
-        return _form_already_saved(ctx, model, result.resource, losses=losses, values=values)
+        return _form_already_saved(ctx, model, result.resource, form_id=form_id, losses=losses, values=values)
     saved = "created" if result.status == 201 else "accepted"
     return redirect(url_for(".dashboard", context_id=ctx.context_id, saved=saved), 303)
+
+
+# 4xx answers that say nothing about the content: the session (401), permission (403), a conflict
+# over the form's identifier (409, 412) or load (429). Any other 4xx rejected the Observation itself.
+_NOT_ABOUT_THE_CONTENT = frozenset({401, 403, 409, 412, 429})
+
+
+def _ehr_did_not_save(status: int | None, lines: list[str]) -> SaveAnswer:
+    """The EHR failed (5xx, timeout, 429): try again. It rejected the content (400, 422 ...): the
+    same form would be rejected again, so the clinician reports it instead."""
+    why = f"HTTP {status}" if status else "no answer"
+    rejected = status is not None and 400 <= status < 500 and status not in _NOT_ABOUT_THE_CONTENT
+    next_step = (
+        "Your values are kept below; note them in the chart by hand. The EHR rejected this "
+        "Observation, so saving it again would fail the same way: report this to the team that "
+        "maintains this app, with the answer above."
+        if rejected
+        else "Your values are kept below. You can try again; the score will not be saved twice."
+    )
+    return {
+        "status": 502,
+        "title": f"The SALT score was NOT saved: the EHR did not save it ({why}).",
+        "lines": lines,
+        "next_step": next_step,
+        "can_retry": not rejected,
+    }
 
 
 def _session_ended(error: SmartError) -> SaveAnswer:
@@ -425,17 +444,25 @@ def _session_ended(error: SmartError) -> SaveAnswer:
 
 
 def _form_already_saved(
-    ctx: Any, model: Any, stored: dict[str, Any] | None, *, losses: dict[str, float], values: dict[str, str]
+    ctx: Any,
+    model: Any,
+    stored: dict[str, Any] | None,
+    *,
+    form_id: str,
+    losses: dict[str, float],
+    values: dict[str, str],
 ) -> Response | tuple[str, int]:
     """The EHR already holds this form's Observation: "already saved" only when it holds these values.
 
-    Otherwise (a corrected resubmission, or a stored score the EHR did not send back) the values
-    entered now were NOT saved: say so, and offer them in a new form, since this form's
-    identifier belongs to the first score.
+    A corrected resubmission was NOT saved: say so, and offer the values in a new form, since this
+    form's identifier belongs to the first score. A stored score the EHR did not send back cannot
+    be compared (often it is this very entry, its first answer lost): ask to check the chart.
     """
-    if stored is not None and region_losses(model, stored) == losses:
+    if stored is None:
+        return _not_saved(ctx, model, form_id, values, _maybe_saved(model, losses), read_banner=True)
+    if region_losses(model, stored) == losses:
         return redirect(url_for(".dashboard", context_id=ctx.context_id, saved="exists"), 303)
-    first = salt_value(stored) if stored is not None else None
+    first = salt_value(stored)
     answer: SaveAnswer = {
         "status": 409,
         "title": "These values were NOT saved: a score from this form was already saved.",
@@ -451,6 +478,23 @@ def _form_already_saved(
         "can_retry": True,
     }
     return _not_saved(ctx, model, str(uuid.uuid4()), values, answer, read_banner=True)
+
+
+def _maybe_saved(model: Any, losses: dict[str, float]) -> SaveAnswer:
+    """The form's identifier is taken, by a score the EHR did not return. A new form would save these
+    values a second time if they are the score already held, so the form keeps its identifier."""
+    return {
+        "status": 409,
+        "title": "A SALT score from this form may already be saved.",
+        "lines": [
+            "The EHR answered that it already holds a score saved from this form, but did not send "
+            "it back, so the app cannot compare it with the values below "
+            f"(SALT {model.score(losses):g}).",
+        ],
+        "next_step": "Check the patient's chart for this score before recording it again. Saving "
+        "this form again will never create a second score.",
+        "can_retry": True,
+    }
 
 
 def _not_saved(

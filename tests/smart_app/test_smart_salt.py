@@ -60,8 +60,10 @@ def test_salt_score_uses_knowledge_weights_and_iga_bands():
     assert model.iga(0) == (0, "None") and model.iga(100) == (4, "Very severe")
 
 
-@pytest.mark.parametrize(("salt", "grade"), [(0.5, 1), (20.5, 2), (94.5, 4)])
-def test_aa_iga_rounds_a_half_salt_up_into_the_next_band(salt, grade):
+@pytest.mark.parametrize(
+    ("salt", "grade"), [(0.5, 1), (20, 1), (20.5, 2), (49.9, 2), (50, 3), (94.5, 3), (95, 4)]
+)
+def test_aa_iga_is_the_core_grade_of_the_salt_not_rounded(salt, grade):
     assert salt_model(make_knowledge()).iga(salt)[0] == grade
 
 
@@ -79,16 +81,20 @@ def test_salt_total_rounds_a_half_up_to_one_decimal():
     shutil.which("node") is None, reason="node is not installed: the preview script is not run"
 )
 @pytest.mark.parametrize(
-    "losses",
+    ("losses", "grade"),
     [
-        {"vertex": 0, "posterior": 0, "right": 2.5, "left": 0},  # SALT 0.5
-        {"vertex": 6.5, "posterior": 0, "right": 99.5, "left": 0},  # SALT 20.5
-        {"vertex": 86.2, "posterior": 100, "right": 100, "left": 100},  # SALT 94.5
-        {"vertex": 0, "posterior": 0, "right": 2.5, "left": 100},  # SALT 18.45 in binary
-        {"vertex": 1, "posterior": 0, "right": 0, "left": 0},  # SALT 0.4
+        ({"vertex": 0, "posterior": 0, "right": 2.5, "left": 0}, 1),  # SALT 0.5
+        ({"vertex": 50, "posterior": 0, "right": 0, "left": 0}, 1),  # SALT 20
+        ({"vertex": 6.5, "posterior": 0, "right": 99.5, "left": 0}, 2),  # SALT 20.5
+        ({"vertex": 100, "posterior": 0, "right": 55, "left": 0}, 2),  # SALT 49.9
+        ({"vertex": 80, "posterior": 0, "right": 100, "left": 0}, 3),  # SALT 50
+        ({"vertex": 86.2, "posterior": 100, "right": 100, "left": 100}, 3),  # SALT 94.5
+        ({"vertex": 87.5, "posterior": 100, "right": 100, "left": 100}, 4),  # SALT 95
+        ({"vertex": 0, "posterior": 0, "right": 2.5, "left": 100}, 1),  # SALT 18.45 in binary
+        ({"vertex": 1, "posterior": 0, "right": 0, "left": 0}, 1),  # SALT 0.4
     ],
 )
-def test_preview_shows_the_salt_and_aa_iga_the_server_saves(losses):
+def test_preview_shows_the_salt_and_aa_iga_the_server_saves(losses, grade):
     model = salt_model(make_knowledge())
     typed = json.dumps({region: str(value) for region, value in losses.items()})
     shown = subprocess.run(
@@ -99,8 +105,8 @@ def test_preview_shows_the_salt_and_aa_iga_the_server_saves(losses):
         timeout=30,
     )
     salt = model.score(losses)
-    grade, label = model.iga(salt)
-    assert json.loads(shown.stdout) == [f"{salt:g}", f"{grade} ({label})"]
+    assert model.iga(salt)[0] == grade
+    assert json.loads(shown.stdout) == [f"{salt:g}", f"{grade} ({model.iga(salt)[1]})"]
 
 
 def test_salt_model_reads_the_project_knowledge_file():
@@ -210,11 +216,24 @@ def test_salt_save_403_shows_the_server_answer_escaped(launcher: Launcher, clien
     assert "&lt;script&gt;x&lt;/script&gt; not allowed" in body
 
 
-def test_salt_save_server_error_shows_the_answer(launcher: Launcher, client, ehr):
+@pytest.mark.parametrize("status", [400, 422])
+def test_salt_rejected_by_the_ehr_asks_to_report_it_not_to_try_again(launcher: Launcher, client, ehr, status):
     path = launcher.launch()
-    ehr.create_status = 422
+    ehr.create_status = status
     r = client.post(path + "salt", data=_form(client, path))
-    assert r.status_code == 502 and "HTTP 422" in r.get_data(as_text=True)
+    body = r.get_data(as_text=True)
+    assert r.status_code == 502 and "NOT saved" in body and f"HTTP {status}" in body
+    assert "try again" not in body and "report this" in body
+    assert 'id="save-salt"' not in body  # the same Observation would be rejected again
+
+
+def test_salt_refused_for_load_can_be_saved_again(launcher: Launcher, client, ehr):
+    path = launcher.launch()
+    ehr.create_status = 429
+    r = client.post(path + "salt", data=_form(client, path))
+    body = r.get_data(as_text=True)
+    assert r.status_code == 502 and "HTTP 429" in body
+    assert "You can try again" in body and 'id="save-salt"' in body
 
 
 def test_salt_form_rejects_out_of_range_values(launcher: Launcher, client, ehr):
@@ -338,15 +357,32 @@ def test_corrected_values_are_offered_in_a_new_form(launcher: Launcher, client, 
     assert [o["component"][0]["valueQuantity"]["value"] for o in ehr.created] == [50.0, 90.0]
 
 
-def test_resubmitted_form_whose_saved_score_the_ehr_does_not_send_back_is_not_called_already_saved(
+def test_retry_after_a_lost_answer_says_the_score_may_be_saved_and_keeps_the_form_id(
+    launcher: Launcher, client, ehr
+):
+    path = launcher.launch()
+    form = _form(client, path)
+    client.post(path + "salt", data=form)  # saved, but suppose the answer never reached the page
+    ehr.create_body = ""  # the EHR ignores Prefer: return=representation
+    r = client.post(path + "salt", data=form)
+    body = r.get_data(as_text=True)
+    assert r.status_code == 409
+    assert "may already be saved" in body and "check the patient&#39;s chart" in body.lower()
+    assert "NOT saved" not in body and "new score" not in body
+    assert _field(body, "form_id") == form["form_id"]
+    assert len(ehr.created) == 1
+
+
+def test_resubmitted_form_whose_saved_score_the_ehr_does_not_send_back_is_never_saved_twice(
     launcher: Launcher, client, ehr
 ):
     path = launcher.launch()
     form = _form(client, path)
     client.post(path + "salt", data=form)
-    ehr.create_body = ""  # the EHR ignores Prefer: return=representation
+    ehr.create_body = ""
     r = client.post(path + "salt", data=form | {"loss_vertex": "90"})
     body = r.get_data(as_text=True)
-    assert r.status_code == 409
-    assert "NOT saved" in body and "cannot tell whether it matches" in body
-    assert _field(body, "form_id") != form["form_id"]
+    assert r.status_code == 409 and "cannot compare" in body
+    assert _field(body, "loss_vertex") == "90" and _field(body, "form_id") == form["form_id"]
+    client.post(path + "salt", data=form | {"loss_vertex": "90"})
+    assert len(ehr.created) == 1

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import requests
 
 from aa_jak.settings import CdsTrustedIssuer, Settings
 from cds_hooks.errors import Unauthorized
+from cds_hooks.request import is_finite_number
 
 log = logging.getLogger(__name__)
 SUPPORTED_ALGORITHMS = frozenset({"ES384", "RS384"})  # spec §Trusting CDS Clients (F5)
@@ -87,13 +87,6 @@ class JwksCache:
         return parsed.get(kid)
 
 
-def _is_numeric_date(value: Any) -> bool:
-    """RFC 7519 NumericDate: a JSON number (not a string, not a boolean), finite."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return not isinstance(value, float) or math.isfinite(value)
-
-
 def _key_fits(key: jwt.PyJWK, alg: str) -> bool:
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -140,7 +133,7 @@ class Authenticator:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             raise Unauthorized("malformed JWT") from None
-        if not all(_is_numeric_date(unverified.get(claim)) for claim in ("exp", "iat")):
+        if not all(is_finite_number(unverified.get(claim)) for claim in ("exp", "iat")):  # NumericDate
             # PyJWT takes "123" (int() of it) and fails on 1e400; the lifetime checks need numbers.
             raise Unauthorized("exp or iat missing or not a number")
         alg, kid, typ = header.get("alg"), header.get("kid"), header.get("typ")

@@ -13,7 +13,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from cds_hooks.errors import BadRequest
@@ -167,6 +167,14 @@ def _check_prefetch_value(key: str, value: Any) -> None:
         raise BadRequest(f"prefetch.{key} is a malformed Bundle: {problem}")
 
 
+def is_finite_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number that is finite: not a boolean (an int in Python), not the non-finite float
+    json.loads makes of 1e400, Infinity or NaN."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def _check_context(hook: str, context: dict[str, Any]) -> None:
     for name in REQUIRED_CONTEXT[hook]:
         if name not in context:
@@ -218,12 +226,7 @@ def _fhir_authorization(value: Any) -> FhirAuthorization | None:
     if value["token_type"].lower() != "bearer":
         raise BadRequest("fhirAuthorization.token_type must be Bearer")
     expires_in = value.get("expires_in")
-    # json.loads reads 1e400, Infinity and NaN as non-finite floats: no lifetime in seconds.
-    if (
-        isinstance(expires_in, bool)
-        or not isinstance(expires_in, int | float)
-        or (isinstance(expires_in, float) and not math.isfinite(expires_in))
-    ):
+    if not is_finite_number(expires_in):
         raise BadRequest("fhirAuthorization.expires_in is required and must be a finite number")
     patient = value.get("patient")
     return FhirAuthorization(

@@ -356,10 +356,7 @@ def _raise_for_status(response: requests.Response, resource_type: str, interacti
         error_class = FhirBadResponse  # redirects are not followed
     else:
         error_class = _ERRORS_BY_STATUS.get(status, FhirError)
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        body = None
+    body = _json_or_none(response)
     outcome = body if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome" else None
     raise error_class(
         f"FHIR {interaction} {resource_type}: HTTP {status}",

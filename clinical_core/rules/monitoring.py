@@ -276,8 +276,10 @@ def hbv_dna(ctx: Context) -> list[Finding]:
         for d in ctx.drugs
         if (rule := ctx.drug(d).hepatitis) is not None and rule.hbv_dna_monitoring
     ]
+    if not monitored:
+        return []
     status, serology = hepatitis_b_status(ctx)
-    if not monitored or status != "core_only":
+    if status != "core_only":
         return []
     drugs, rule = [d for d, _ in monitored], monitored[0][1]
     latest = latest_qualitative(ctx, "hbv_dna")

@@ -17,7 +17,7 @@ from clinical_core.rules.common import (
     salt_evidence,
     totalis_or_universalis,
 )
-from clinical_core.rules.criteria import is_near_total_loss, is_severe, pre_treatment_salt
+from clinical_core.rules.criteria import MET, age_check, is_near_total_loss, is_severe, pre_treatment_salt
 
 
 def salt_missing(ctx: Context) -> list[Finding]:
@@ -164,8 +164,8 @@ def near_total_loss(ctx: Context) -> list[Finding]:
 
 def _old_enough(ctx: Context, drug: str) -> bool:
     """Known to meet the drug's minimum age (a higher start dose is not suggested on an unknown age)."""
-    min_age = ctx.drug(drug).min_age
-    return min_age is None or (ctx.age is not None and ctx.age >= min_age.value)
+    check = age_check(ctx, drug)
+    return check is None or check.status == MET
 
 
 def _subtype_evidence(ctx: Context) -> list[Evidence]:

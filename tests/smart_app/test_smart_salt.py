@@ -207,32 +207,31 @@ def test_csrf_token_of_one_context_does_not_work_in_another(launcher: Launcher, 
     assert client.post(path_b + "salt", data=form).status_code == 400
 
 
-def test_salt_save_403_shows_the_server_answer_escaped(launcher: Launcher, client, ehr):
+def _save_answered(launcher: Launcher, client, ehr, status: int) -> tuple[int, str]:
+    """(status, page) of a SALT save the EHR answers with `status`."""
     path = launcher.launch()
-    ehr.create_status = 403
+    ehr.create_status = status
     r = client.post(path + "salt", data=_form(client, path))
-    body = r.get_data(as_text=True)
-    assert r.status_code == 403 and 'data-status="403"' in body
+    return r.status_code, r.get_data(as_text=True)
+
+
+def test_salt_save_403_shows_the_server_answer_escaped(launcher: Launcher, client, ehr):
+    code, body = _save_answered(launcher, client, ehr, 403)
+    assert code == 403 and 'data-status="403"' in body
     assert "&lt;script&gt;x&lt;/script&gt; not allowed" in body
 
 
 @pytest.mark.parametrize("status", [400, 422])
 def test_salt_rejected_by_the_ehr_asks_to_report_it_not_to_try_again(launcher: Launcher, client, ehr, status):
-    path = launcher.launch()
-    ehr.create_status = status
-    r = client.post(path + "salt", data=_form(client, path))
-    body = r.get_data(as_text=True)
-    assert r.status_code == 502 and "NOT saved" in body and f"HTTP {status}" in body
+    code, body = _save_answered(launcher, client, ehr, status)
+    assert code == 502 and "NOT saved" in body and f"HTTP {status}" in body
     assert "try again" not in body and "report this" in body
     assert 'id="save-salt"' not in body  # the same Observation would be rejected again
 
 
 def test_salt_refused_for_load_can_be_saved_again(launcher: Launcher, client, ehr):
-    path = launcher.launch()
-    ehr.create_status = 429
-    r = client.post(path + "salt", data=_form(client, path))
-    body = r.get_data(as_text=True)
-    assert r.status_code == 502 and "HTTP 429" in body
+    code, body = _save_answered(launcher, client, ehr, 429)
+    assert code == 502 and "HTTP 429" in body
     assert "You can try again" in body and 'id="save-salt"' in body
 
 
